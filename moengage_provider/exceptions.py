@@ -1,0 +1,143 @@
+"""
+Errors this provider raises, one class per decision an on-call engineer (or Airflow) has to make.
+
+- :class:`MoEngageClientError`: MoEngage refused the request and a retry cannot fix it (400, 401,
+  403, ...). It is an ``AirflowFailException``, so the task fails without burning retries.
+- :class:`MoEngageRateLimitError`: 429; wait for the next window.
+- :class:`MoEngageServerError`: 5xx; ``outcome_unknown`` says whether MoEngage may have taken the event.
+- :class:`MoEngageConnectionError`: no answer; ``outcome_unknown`` says whether the body went out.
+- :class:`MoEngageConfigurationError` / :class:`MoEngageValidationError`: fixed by the user, never by a retry.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+#: Statuses where resending the same request can succeed: everything else in 4xx fails at once.
+RETRYABLE_CLIENT_STATUSES = frozenset({408, 425, 429})
+
+
+class MoEngageError(AirflowException):
+    """Base class of every error this provider raises."""
+
+
+class MoEngageConfigurationError(MoEngageError, AirflowFailException):
+    """The Airflow connection cannot reach MoEngage as configured (missing key, unknown data center...)."""
+
+
+class MoEngageValidationError(MoEngageError, AirflowFailException, ValueError):
+    """The event is not one MoEngage can take; nothing was sent. ``field`` names the part at fault."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        self.problem = problem
+        super().__init__(f"Invalid MoEngage business event, {field}: {problem} Nothing was sent.")
+
+
+class MoEngageApiError(MoEngageError):
+    """
+    MoEngage (or something in front of it) answered with a non-2xx status.
+
+    Carries MoEngage's documented error fields when the body has them; ``str()`` is one readable line.
+    """
+
+    def __init__(
+        self,
+        *,
+        status: int,
+        endpoint: str,
+        code: str | None = None,
+        message: str | None = None,
+        details: Any = None,
+        request_id: str | None = None,
+        body_excerpt: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.status = status
+        self.endpoint = endpoint
+        self.code = code
+        self.message = message
+        self.details = details
+        self.request_id = request_id
+        self.body_excerpt = body_excerpt
+        self.retry_after = retry_after
+        super().__init__(self._summary())
+
+    @property
+    def outcome_unknown(self) -> bool:
+        """Whether MoEngage may have accepted the event despite the error answer."""
+        return False
+
+    def _summary(self) -> str:
+        parts = [f"MoEngage answered HTTP {self.status} to POST {self.endpoint}"]
+        if self.code and self.code != str(self.status):
+            parts.append(f"code={self.code!r}")
+        if self.message:
+            parts.append(f"message={self.message!r}")
+        if self.details:
+            parts.append(f"details={_one_line(self.details)}")
+        if self.request_id:
+            parts.append(f"request_id={self.request_id}")
+        if not (self.message or self.details) and self.body_excerpt is not None:
+            parts.append(f"body={self.body_excerpt!r}" if self.body_excerpt else "body=<empty>")
+        hint = self._hint()
+        return ": ".join([parts[0], ", ".join(parts[1:])]) + (f". {hint}" if hint else "")
+
+    def _hint(self) -> str:
+        return ""
+
+
+class MoEngageClientError(MoEngageApiError, AirflowFailException):
+    """A 4xx that the same request cannot fix on retry: fails the task at once."""
+
+    def _hint(self) -> str:
+        if self.status == 401:
+            return (
+                "Check the connection's Workspace ID (login) and API Key (password): use the key from "
+                "the 'Campaign report/Business events/...' settings tile, not the Data API key"
+            )
+        if self.status == 404:
+            return "Check the data center or host of the connection"
+        if self.status == 400:
+            return "Fix the event or its set-up in MoEngage; retrying the same request will not help"
+        return "Retrying the same request will not help"
+
+
+class MoEngageRateLimitError(MoEngageApiError):
+    """429: the workspace is over MoEngage's trigger limits (50 per hour, 200 per day)."""
+
+    def _hint(self) -> str:
+        return "MoEngage allows 50 business event triggers per hour and 200 per day per workspace"
+
+
+class MoEngageServerError(MoEngageApiError):
+    """5xx from MoEngage or a proxy in front of it."""
+
+    @property
+    def outcome_unknown(self) -> bool:
+        # Only a 503 is taken to mean "not processed"; any other 5xx may have come after the event
+        # was accepted.
+        return self.status != 503
+
+
+class MoEngageConnectionError(MoEngageError):
+    """No HTTP answer at all: refused, DNS failure, timeout, or a connection dropped mid-request."""
+
+    def __init__(self, message: str, *, outcome_unknown: bool) -> None:
+        self._outcome_unknown = outcome_unknown
+        super().__init__(message)
+
+    @property
+    def outcome_unknown(self) -> bool:
+        """True when the request body may have reached MoEngage before the failure."""
+        return self._outcome_unknown
+
+
+def _one_line(value: Any) -> str:
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(", ", ": "), default=str)
+    except (TypeError, ValueError):
+        return repr(value)

@@ -1,0 +1,570 @@
+"""
+MoEngageHook: an Airflow connection in, MoEngage Business Events API calls out.
+
+The hook knows HTTP and MoEngage's wire format: the base URL (data center or host override), Basic
+auth, one reused ``requests`` session built by the HTTP provider's ``HttpHook``, timeouts, the retry
+that is safe to do here (nothing was sent), and MoEngage's error bodies turned into our exceptions.
+"""
+
+from __future__ import annotations
+
+import base64
+import email.utils
+import json
+import random
+import re
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import requests
+from airflow.providers.http.hooks.http import HttpHook
+from airflow.sdk import BaseHook, Connection
+
+from moengage_provider import __version__
+from moengage_provider.data_centers import (
+    InvalidDataCenterError,
+    api_base_url,
+    normalize_data_center,
+    valid_data_centers_text,
+)
+from moengage_provider.exceptions import (
+    RETRYABLE_CLIENT_STATUSES,
+    MoEngageApiError,
+    MoEngageClientError,
+    MoEngageConfigurationError,
+    MoEngageConnectionError,
+    MoEngageRateLimitError,
+    MoEngageServerError,
+    MoEngageValidationError,
+)
+from moengage_provider.payload import InvalidBusinessEventError, build_trigger_payload, encode_body
+
+if TYPE_CHECKING:
+    from requests import Response, Session
+
+TRIGGER_ENDPOINT = "/v1.0/business_event/trigger"
+CREATE_ENDPOINT = "/v1.0/business_event"
+SEARCH_ENDPOINT = "/v1.0/business_event/search"
+
+DEFAULT_TIMEOUT_SECONDS = 30.0
+#: Connecting never needs long; a dead host should fail fast even with a generous read timeout.
+MAX_CONNECT_TIMEOUT_SECONDS = 10.0
+
+# Connection extras the HTTP provider understands as transport settings; everything else in the extra
+# is ours (data_center, timeout) and must not become an HTTP header.
+_TRANSPORT_EXTRAS = ("proxies", "proxy", "verify", "verify_ssl", "cert", "trust_env", "max_redirects")
+
+
+@dataclass(frozen=True)
+class MoEngageConnectionSettings:
+    """What a MoEngage connection resolves to. The API key is kept out of ``repr``."""
+
+    conn_id: str
+    base_url: str
+    workspace_id: str
+    api_key: str = field(repr=False)
+    timeout: float
+    data_center: str | None
+    transport_extra: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def host(self) -> str:
+        """The host (and port) requests go to, for log lines."""
+        return urlsplit(self.base_url).netloc
+
+
+class _PreparedConnectionHttpHook(HttpHook):
+    """``HttpHook`` fed a connection we already resolved, instead of looking one up by ID."""
+
+    def __init__(self, connection: Connection) -> None:
+        super().__init__(method="POST", http_conn_id=connection.conn_id)
+        self._prepared_connection = connection
+
+    def get_connection(self, conn_id: str) -> Connection:  # type: ignore[override]
+        return self._prepared_connection
+
+
+class MoEngageHook(BaseHook):
+    """
+    Interact with the MoEngage Business Events API.
+
+    The connection holds the workspace ID (login), the API key (password) and the data center
+    (extra ``data_center``: ``01``..``06`` or ``101``). A host, when set, replaces the data center's
+    API URL: that is how a proxy or the local sandbox is used.
+
+    :param moengage_conn_id: Airflow connection ID of type ``moengage``.
+    :param timeout: Seconds one request may take; overrides the connection's ``timeout`` extra.
+    """
+
+    conn_name_attr = "moengage_conn_id"
+    default_conn_name = "moengage_default"
+    conn_type = "moengage"
+    hook_name = "MoEngage"
+
+    #: Attempts for a request MoEngage certainly did not get (refused, DNS, connect timeout, 503).
+    max_attempts_not_sent: int = 3
+    #: First backoff in seconds between those attempts; doubles each time, with jitter.
+    retry_backoff_seconds: float = 0.5
+
+    def __init__(
+        self, moengage_conn_id: str = default_conn_name, *, timeout: float | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.moengage_conn_id = moengage_conn_id
+        self._timeout_override = timeout
+
+    # -- connection ------------------------------------------------------------------------------
+
+    @cached_property
+    def settings(self) -> MoEngageConnectionSettings:
+        """The connection, checked and resolved; secrets are registered with the masker here."""
+        settings = resolve_connection(self.get_connection(self.moengage_conn_id), self._timeout_override)
+        _mask_credentials(settings.workspace_id, settings.api_key)
+        return settings
+
+    @cached_property
+    def session(self) -> Session:
+        """One ``requests`` session per hook, built by ``HttpHook`` (auth, proxies, TLS, keep-alive)."""
+        settings = self.settings
+        transport = Connection(
+            conn_id=settings.conn_id,
+            conn_type="http",
+            host=settings.base_url,
+            login=settings.workspace_id,
+            password=settings.api_key,
+            extra=json.dumps(dict(settings.transport_extra)),
+        )
+        return _PreparedConnectionHttpHook(transport).get_conn(
+            headers={
+                "Content-Type": "application/json",
+                "Accept": "application/json",
+                "User-Agent": f"airflow-provider-moengage/{__version__} python-requests/{requests.__version__}",
+            }
+        )
+
+    def get_conn(self) -> Session:
+        """The hook's ``requests`` session."""
+        return self.session
+
+    # -- API -------------------------------------------------------------------------------------
+
+    def trigger_business_event(
+        self,
+        event_name: str,
+        event_attributes: Mapping[str, Any],
+        triggered_by: str | None = None,
+    ) -> dict[str, Any]:
+        """
+        Fire a business event; campaigns set to it then message the matching users.
+
+        Validates first (nothing is sent for a bad event) and returns MoEngage's parsed answer,
+        e.g. ``{"message": "The business event has been triggered"}``.
+        """
+        try:
+            body = build_trigger_payload(event_name, event_attributes, triggered_by)
+        except InvalidBusinessEventError as err:
+            raise MoEngageValidationError(err.field, err.problem) from None
+        started = time.monotonic()
+        result = self.post(TRIGGER_ENDPOINT, body)
+        elapsed_ms = (time.monotonic() - started) * 1000
+        names = ", ".join(body["event_attributes"]) or "none"
+        self.log.info(
+            "MoEngage business event %r triggered on %s (attributes: %s) in %.0f ms",
+            body["event_name"],
+            self.settings.host,
+            names,
+            elapsed_ms,
+        )
+        return result
+
+    def create_business_event(
+        self, event_name: str, attribute_types: Mapping[str, str], created_by: str
+    ) -> dict[str, Any]:
+        """Declare a business event and its typed attributes (string, int, float, array, date)."""
+        body = {
+            "event_name": event_name,
+            "event_attributes": [
+                {"attribute_name": name, "attribute_data_type": kind}
+                for name, kind in attribute_types.items()
+            ],
+            "created_by": created_by,
+        }
+        return self.post(CREATE_ENDPOINT, body)
+
+    def search_business_events(
+        self, *, event_names: Sequence[str] | None = None, event_ids: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Look declared events up by name or ID; returns MoEngage's ``data`` list."""
+        body: dict[str, Any] = {}
+        if event_names:
+            body["event_names"] = list(event_names)
+        if event_ids:
+            body["event_ids"] = list(event_ids)
+        if not body:
+            raise ValueError("search_business_events needs event_names or event_ids.")
+        answer = self.post(SEARCH_ENDPOINT, body)
+        data = answer.get("data", [])
+        return data if isinstance(data, list) else []
+
+    def test_connection(self) -> tuple[bool, str]:
+        """
+        Check credentials and data center with a read-only search; nothing is created or triggered.
+
+        Used by ``airflow connections test`` and the UI's Test button.
+        """
+        try:
+            settings = self.settings
+            self.search_business_events(event_names=["airflow-connection-test"])
+        except MoEngageConfigurationError as err:
+            return False, str(err)
+        except MoEngageClientError as err:
+            return False, _explain_auth_failure(err, self.settings)
+        except MoEngageConnectionError as err:
+            return False, f"{err} Check the data center (or host) of the connection."
+        except MoEngageApiError as err:
+            return False, str(err)
+        where = f"data center {settings.data_center}" if settings.data_center else settings.base_url
+        return (
+            True,
+            f"Connected to MoEngage workspace {settings.workspace_id} at {where}: credentials accepted.",
+        )
+
+    # -- HTTP ------------------------------------------------------------------------------------
+
+    def post(self, endpoint: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """
+        POST a JSON body and return the parsed JSON answer, or raise one of our exceptions.
+
+        Retries here only where MoEngage certainly did not get the request (connection refused, DNS
+        failure, connect timeout, 503); anything whose outcome is unknown is raised at once so that
+        Airflow decides, and the operator can record it.
+        """
+        data = encode_body(body)
+        url = self.settings.base_url + endpoint
+        timeout = (min(self.settings.timeout, MAX_CONNECT_TIMEOUT_SECONDS), self.settings.timeout)
+        attempts = max(1, self.max_attempts_not_sent)
+        for attempt in range(1, attempts + 1):
+            try:
+                response = self.session.post(url, data=data, timeout=timeout, allow_redirects=False)
+            except requests.exceptions.RequestException as err:
+                failure = _connection_failure(err, endpoint, self.settings)
+                if (
+                    failure.outcome_unknown
+                    or attempt == attempts
+                    or isinstance(err, requests.exceptions.SSLError)
+                ):
+                    raise failure from None
+                self._wait_before_retry(attempt, attempts, str(failure))
+                continue
+            try:
+                return _parse_response(response, endpoint)
+            except MoEngageServerError as err:
+                if err.outcome_unknown or attempt == attempts:
+                    raise
+                self._wait_before_retry(attempt, attempts, str(err))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _wait_before_retry(self, attempt: int, attempts: int, reason: str) -> None:
+        delay = self.retry_backoff_seconds * (2 ** (attempt - 1)) * random.uniform(0.5, 1.5)
+        self.log.warning(
+            "MoEngage did not take the request (attempt %d of %d, nothing was delivered): %s "
+            "Retrying in %.1f s.",
+            attempt,
+            attempts,
+            reason,
+            delay,
+        )
+        time.sleep(delay)
+
+
+# -- connection resolution -----------------------------------------------------------------------
+
+
+def resolve_connection(conn: Connection, timeout_override: float | None = None) -> MoEngageConnectionSettings:
+    """Check a ``moengage`` connection and resolve base URL, credentials and timeout, with clear errors."""
+    where = f"MoEngage connection {conn.conn_id!r}"
+    extra = _connection_extra(conn, where)
+    workspace_id = (conn.login or "").strip()
+    api_key = (conn.password or "").strip()
+    if not workspace_id:
+        raise MoEngageConfigurationError(
+            f"{where}: the Workspace ID (login) is empty. Set it to the workspace ID shown in MoEngage "
+            "under Settings > Account > APIs."
+        )
+    if not api_key:
+        raise MoEngageConfigurationError(
+            f"{where}: the API Key (password) is empty. Set it to the key from the 'Campaign report/"
+            "Business events/Custom templates/Catalog API/Inform Report' tile (not the Data API key)."
+        )
+    raw_dc = extra.get("data_center", extra.get(f"extra__{MoEngageHook.conn_type}__data_center"))
+    data_center: str | None = None
+    if raw_dc not in (None, ""):
+        try:
+            data_center = normalize_data_center(raw_dc)
+        except InvalidDataCenterError as err:
+            raise MoEngageConfigurationError(f"{where}: {err}") from None
+    if conn.host:
+        base_url = _base_url_from_host(conn, where)
+    elif data_center:
+        base_url = api_base_url(data_center)
+    else:
+        raise MoEngageConfigurationError(
+            f"{where}: set the data center (extra 'data_center', one of {valid_data_centers_text()}) "
+            "or a host (for a proxy or the local sandbox)."
+        )
+    timeout = _timeout(timeout_override if timeout_override is not None else extra.get("timeout"), where)
+    transport_extra = {key: extra[key] for key in _TRANSPORT_EXTRAS if key in extra}
+    return MoEngageConnectionSettings(
+        conn_id=conn.conn_id,
+        base_url=base_url,
+        workspace_id=workspace_id,
+        api_key=api_key,
+        timeout=timeout,
+        data_center=data_center if not conn.host else None,
+        transport_extra=transport_extra,
+    )
+
+
+def _connection_extra(conn: Connection, where: str) -> dict[str, Any]:
+    raw = conn.extra
+    if not raw:
+        return {}
+    try:
+        extra = json.loads(raw) if isinstance(raw, str) else dict(raw)
+    except ValueError:
+        raise MoEngageConfigurationError(
+            f'{where}: the Extra field is not valid JSON; use e.g. {{"data_center": "01"}}.'
+        ) from None
+    if not isinstance(extra, dict):
+        raise MoEngageConfigurationError(f"{where}: the Extra field must be a JSON object.")
+    return extra
+
+
+def _base_url_from_host(conn: Connection, where: str) -> str:
+    host = (conn.host or "").strip()
+    if "://" not in host:
+        scheme = (conn.schema or "https").strip().lower()
+        host = f"{scheme}://{host}"
+    parts = urlsplit(host)
+    if parts.scheme not in ("http", "https") or not parts.hostname or " " in host:
+        raise MoEngageConfigurationError(
+            f"{where}: host {conn.host!r} is not a usable base URL; use e.g. 'https://proxy.example.com' "
+            "or '127.0.0.1' with the schema 'http' (leave the host empty to use the data center)."
+        )
+    netloc = parts.netloc
+    if conn.port and parts.port is None:
+        netloc = f"{netloc}:{conn.port}"
+    path = re.sub(r"/v1\.0/?$", "", parts.path.rstrip("/"))
+    return f"{parts.scheme}://{netloc}{path}"
+
+
+def _timeout(value: Any, where: str) -> float:
+    if value in (None, ""):
+        return DEFAULT_TIMEOUT_SECONDS
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = -1.0
+    if isinstance(value, bool) or not 0 < seconds <= 600:
+        raise MoEngageConfigurationError(
+            f"{where}: timeout {value!r} must be a number of seconds between 0 and 600 (default "
+            f"{DEFAULT_TIMEOUT_SECONDS:g})."
+        )
+    return seconds
+
+
+def _mask_credentials(workspace_id: str, api_key: str) -> None:
+    """Register the key and both forms of the Authorization value with Airflow's secret masker."""
+    from airflow.sdk.log import mask_secret
+
+    pair = f"{workspace_id}:{api_key}"
+    mask_secret(api_key)
+    mask_secret(pair)
+    mask_secret(base64.b64encode(pair.encode("utf-8")).decode("ascii"))
+
+
+# -- responses -----------------------------------------------------------------------------------
+
+
+def _parse_response(response: Response, endpoint: str) -> dict[str, Any]:
+    status = response.status_code
+    if 200 <= status < 300:
+        try:
+            parsed = response.json()
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, dict):
+            raise MoEngageServerError(
+                status=status,
+                endpoint=endpoint,
+                message="the answer was not the JSON object MoEngage sends; the request may or may not "
+                "have been accepted (is a proxy answering in MoEngage's place?)",
+                body_excerpt=_excerpt(response.text),
+            )
+        return parsed
+    fields = _error_fields(response)
+    kwargs: dict[str, Any] = {"status": status, "endpoint": endpoint, **fields}
+    if status == 429:
+        raise MoEngageRateLimitError(retry_after=_retry_after_seconds(response), **kwargs)
+    if status >= 500:
+        raise MoEngageServerError(retry_after=_retry_after_seconds(response), **kwargs)
+    if status in RETRYABLE_CLIENT_STATUSES:
+        raise MoEngageApiError(retry_after=_retry_after_seconds(response), **kwargs)
+    if 300 <= status < 400:
+        kwargs["message"] = (
+            f"redirected to {response.headers.get('Location', '?')}; a POST is not followed, "
+            "point the connection's host at the final URL"
+        )
+    raise MoEngageClientError(**kwargs)
+
+
+def _error_fields(response: Response) -> dict[str, Any]:
+    """MoEngage's documented error fields, from whichever of its three body shapes this is."""
+    excerpt = _excerpt(response.text)
+    try:
+        body = response.json()
+    except ValueError:
+        return {"body_excerpt": excerpt}
+    if not isinstance(body, dict):
+        return {"body_excerpt": excerpt}
+    error = body.get("error")
+    if isinstance(error, dict):  # 400/401: {"error": {code, message, details, request_id}}
+        return {
+            "code": _text(error.get("code")),
+            "message": _text(error.get("message")),
+            "details": error.get("details"),
+            "request_id": _text(error.get("request_id")),
+            "body_excerpt": excerpt,
+        }
+    data = body.get("data")
+    if isinstance(data, dict):  # 429: {"status": "error", "data": {code, title, description}}
+        return {
+            "code": _text(data.get("code")),
+            "message": " - ".join(t for t in (_text(data.get("title")), _text(data.get("description"))) if t),
+            "body_excerpt": excerpt,
+        }
+    if "title" in body or "message" in body:  # 500: {"title", "message"}
+        return {
+            "code": _text(body.get("title")),
+            "message": _text(body.get("message")),
+            "request_id": _text(body.get("request_id")),
+            "body_excerpt": excerpt,
+        }
+    return {"body_excerpt": excerpt}
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _excerpt(text: str, limit: int = 200) -> str:
+    """A short, one-line view of a body that is not MoEngage's JSON (an HTML page from a proxy, say)."""
+    title = re.search(r"<title[^>]*>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
+    if title:
+        text = title.group(1)
+    flat = " ".join(re.sub(r"<[^>]+>", " ", text).split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+def _retry_after_seconds(response: Response) -> float | None:
+    """``Retry-After`` as seconds (it may be seconds or an HTTP date); MoEngage documents none."""
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _connection_failure(
+    err: requests.exceptions.RequestException, endpoint: str, settings: MoEngageConnectionSettings
+) -> MoEngageConnectionError:
+    """Name what went wrong, and whether the request may have reached MoEngage."""
+    target = f"POST {endpoint} to {settings.host}"
+    if isinstance(err, requests.exceptions.ConnectTimeout):
+        return MoEngageConnectionError(
+            f"Could not connect to MoEngage ({target}) within {min(settings.timeout, 10):g} s; "
+            "nothing was sent.",
+            outcome_unknown=False,
+        )
+    if isinstance(err, requests.exceptions.ReadTimeout):
+        return MoEngageConnectionError(
+            f"MoEngage did not answer {target} within {settings.timeout:g} s after the request was sent; "
+            "the event may or may not have been accepted.",
+            outcome_unknown=True,
+        )
+    if isinstance(err, requests.exceptions.SSLError):
+        return MoEngageConnectionError(
+            f"TLS handshake with {settings.host} failed ({_root_cause(err)}); nothing was sent. "
+            "Check the host, or the connection's 'verify'/'cert' extras.",
+            outcome_unknown=False,
+        )
+    if _failed_before_sending(err):
+        return MoEngageConnectionError(
+            f"Could not connect to MoEngage ({target}): {_root_cause(err)}; nothing was sent.",
+            outcome_unknown=False,
+        )
+    return MoEngageConnectionError(
+        f"The connection to MoEngage broke during {target} ({_root_cause(err)}); "
+        "the event may or may not have been accepted.",
+        outcome_unknown=True,
+    )
+
+
+def _failed_before_sending(err: BaseException) -> bool:
+    from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+
+    if isinstance(err, requests.exceptions.ProxyError):
+        return True
+    seen: set[int] = set()
+    stack: list[Any] = [err]
+    while stack:
+        item = stack.pop()
+        if item is None or id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, (NewConnectionError, ConnectTimeoutError)):
+            return True
+        if isinstance(item, BaseException):
+            stack.extend(item.args)
+            stack.extend([getattr(item, "reason", None), item.__cause__, item.__context__])
+    return False
+
+
+def _root_cause(err: BaseException) -> str:
+    text = str(err)
+    match = re.search(
+        r"(Connection refused|Name or service not known|Temporary failure in name resolution"
+        r"|nodename nor servname|Connection reset by peer|RemoteDisconnected\([^)]*\)"
+        r"|Connection aborted|certificate verify failed[^)'\"]*)",
+        text,
+    )
+    return match.group(1) if match else type(err).__name__
+
+
+def _explain_auth_failure(err: MoEngageClientError, settings: MoEngageConnectionSettings) -> str:
+    """Tell wrong key, wrong workspace and wrong data center apart where MoEngage's answer allows."""
+    details = json.dumps(err.details or "", default=str)
+    if err.status == 401 and "APP_SECRET_KEY" in details:
+        return (
+            f"MoEngage rejected the API Key for workspace {settings.workspace_id} (request_id="
+            f"{err.request_id}). Use the key from the 'Campaign report/Business events/...' tile, "
+            "not the Data API key."
+        )
+    if err.status == 401 and "APP_ID" in details:
+        return (
+            f"MoEngage does not know workspace {settings.workspace_id!r} at {settings.host} (request_id="
+            f"{err.request_id}). Check the Workspace ID and that the data center matches your dashboard URL."
+        )
+    return str(err)

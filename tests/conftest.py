@@ -1,0 +1,106 @@
+"""
+One Airflow home per test session: a temp folder with a migrated SQLite DB and a dags folder.
+
+The environment is set at import, before anything imports Airflow, so every test (and every
+``airflow`` subprocess a test starts with ``airflow_env()``) sees the same home.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="moengage-test-airflow-home-"))
+DAGS_FOLDER = AIRFLOW_HOME / "dags"
+DAGS_FOLDER.mkdir()
+
+_AIRFLOW_SETTINGS = {
+    "AIRFLOW_HOME": str(AIRFLOW_HOME),
+    "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
+    "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+    "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+    "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
+    "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+}
+os.environ.update(_AIRFLOW_SETTINGS)
+# Tests talk to 127.0.0.1 only; a proxy set on the machine must not capture that traffic.
+for _name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+    os.environ.pop(_name, None)
+os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
+
+
+def airflow_env(**extra: str) -> dict[str, str]:
+    """Environment for an ``airflow`` subprocess that shares this session's home and DB."""
+    env = dict(os.environ)
+    env.update(_AIRFLOW_SETTINGS)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env.update(extra)
+    return env
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Path:
+    """Migrate the session's SQLite DB once (about 6 s); tests that run DAGs depend on it."""
+    marker = AIRFLOW_HOME / ".migrated"
+    if not marker.exists():
+        subprocess.run(
+            [sys.executable, "-m", "airflow", "db", "migrate"],
+            env=airflow_env(),
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
+        marker.touch()
+    return AIRFLOW_HOME
+
+
+@pytest.fixture
+def dag_from_source(airflow_db: Path):
+    """Write a DAG file into the session's dags folder, import it, and return its DAG object."""
+
+    def load(source: str, dag_id: str | None = None):
+        name = f"test_dag_{uuid.uuid4().hex[:10]}"
+        path = DAGS_FOLDER / f"{name}.py"
+        path.write_text(source)
+        return load_dag_file(path, dag_id)
+
+    return load
+
+
+def load_dag_file(path: Path, dag_id: str | None = None):
+    """Import a DAG file under a unique module name and return the (only, or named) DAG in it."""
+    from airflow.sdk import DAG
+
+    module_name = f"_dagfile_{path.stem}_{uuid.uuid4().hex[:6]}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    dags = [value for value in vars(module).values() if isinstance(value, DAG)]
+    if dag_id is not None:
+        dags = [dag for dag in dags if dag.dag_id == dag_id]
+    assert len(dags) == 1, f"expected one DAG in {path}, found {[d.dag_id for d in dags]}"
+    return dags[0]
+
+
+@pytest.fixture(scope="session")
+def sample_dags_folder(airflow_db: Path) -> Path:
+    """The repo's sample DAGs (and their data files), copied into the session's dags folder."""
+    target = DAGS_FOLDER / "samples"
+    if not target.exists():
+        shutil.copytree(REPO / "dags", target, ignore=shutil.ignore_patterns("__pycache__"))
+    return target
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(AIRFLOW_HOME, ignore_errors=True)

@@ -1,0 +1,37 @@
+"""Run a DAG for real with ``dag.test()`` on the session's SQLite DB and read back what happened."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class DagRunResult:
+    state: str
+    run_id: str
+    #: task_id (or task_id[map_index]) -> (state, try_number)
+    tasks: dict[str, tuple[str | None, int]] = field(default_factory=dict)
+    #: task_id (or task_id[map_index]) -> return value pushed to XCom
+    xcom: dict[str, Any] = field(default_factory=dict)
+
+
+def run_dag(dag, **test_kwargs: Any) -> DagRunResult:
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    dag_run = dag.test(**test_kwargs)
+    result = DagRunResult(state=str(dag_run.state), run_id=dag_run.run_id)
+    with create_session() as session:
+        for ti in dag_run.get_task_instances(session=session):
+            key = ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"
+            result.tasks[key] = (str(ti.state) if ti.state else None, ti.try_number)
+        rows = (
+            session.query(XComModel)
+            .filter_by(dag_id=dag.dag_id, run_id=dag_run.run_id, key="return_value")
+            .all()
+        )
+        for row in rows:
+            key = row.task_id if row.map_index < 0 else f"{row.task_id}[{row.map_index}]"
+            result.xcom[key] = row.value
+    return result

@@ -141,3 +141,15 @@ def _one_line(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False, separators=(", ", ": "), default=str)
     except (TypeError, ValueError):
         return repr(value)
+
+
+class MoEngageRateLimitWait(MoEngageError):
+    """
+    Rate limited, and the wait is too long to hold a worker: retry after ``wait``.
+
+    Not a failed delivery: nothing was accepted, and the retry sends once the window reopens.
+    """
+
+    def __init__(self, message: str, *, wait_seconds: float) -> None:
+        self.wait_seconds = wait_seconds
+        super().__init__(message)

@@ -35,3 +35,24 @@ def run_dag(dag, **test_kwargs: Any) -> DagRunResult:
             key = row.task_id if row.map_index < 0 else f"{row.task_id}[{row.map_index}]"
             result.xcom[key] = row.value
     return result
+
+
+def run_airflow(*args: str, check: bool = True, timeout: float = 240) -> str:
+    """Run the ``airflow`` CLI on the session's home and DB; returns stdout + stderr."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO, airflow_env
+
+    result = subprocess.run(
+        [sys.executable, "-m", "airflow", *args],
+        env=airflow_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+    )
+    output = result.stdout + result.stderr
+    if check and result.returncode != 0:
+        raise AssertionError(f"airflow {' '.join(args)} exited {result.returncode}:\n{output[-4000:]}")
+    return output

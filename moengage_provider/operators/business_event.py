@@ -1,6 +1,7 @@
 """
-TriggerBusinessEventOperator: fire a MoEngage business event from a DAG.
+TriggerBusinessEventOperator: fire a MoEngage business event from a DAG, once.
 
+The operator knows Airflow (templates, context, task state, deferral); the hook knows HTTP.
 Kept cheap to import (DAG files import it on every parse): the hook, ``requests`` and the HTTP
 provider load only when the task runs.
 """
@@ -10,13 +11,22 @@ from __future__ import annotations
 import ast
 import datetime as dt
 import json
+import time
 from collections.abc import Mapping, Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from airflow.sdk import BaseOperator
+from airflow.sdk import BaseOperator, conf
 
-from moengage_provider.exceptions import MoEngageValidationError
+from moengage_provider.delivery import DeliveryRecord, DeliveryStore, payload_fingerprint, utc_now_iso
+from moengage_provider.exceptions import (
+    MoEngageClientError,
+    MoEngageConnectionError,
+    MoEngageRateLimitError,
+    MoEngageRateLimitWait,
+    MoEngageServerError,
+    MoEngageValidationError,
+)
 from moengage_provider.payload import (
     InvalidBusinessEventError,
     build_trigger_payload,
@@ -29,6 +39,21 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from moengage_provider.hooks.moengage import MoEngageHook
+
+IfOutcomeUnknown = Literal["resend", "skip", "fail"]
+
+#: A rate-limit wait shorter than this may sleep in the worker when the task is not deferrable.
+MAX_IN_WORKER_WAIT = dt.timedelta(seconds=60)
+
+_warned_no_store = False
+
+
+def _default_retry_policy() -> Any:
+    try:
+        from moengage_provider.retry_policy import MoEngageRetryPolicy
+    except ImportError:  # Airflow < 3.3 has no RetryPolicy: plain retries apply.
+        return None
+    return MoEngageRetryPolicy()
 
 
 class TriggerBusinessEventOperator(BaseOperator):
@@ -43,6 +68,16 @@ class TriggerBusinessEventOperator(BaseOperator):
     :param triggered_by: Email of whoever fires the event, shown in MoEngage; left out when ``None``.
         Templated.
     :param moengage_conn_id: Airflow connection of type ``moengage``.
+    :param deduplicate: On Airflow 3.3+, a retry or a cleared-and-rerun task whose payload was already
+        delivered succeeds without sending again. ``False`` sends every time.
+    :param if_outcome_unknown: What a later try does when an earlier one may have reached MoEngage
+        (read timeout, dropped connection, 500/502/504): ``"resend"`` (default: at least once),
+        ``"skip"`` (at most once: succeed without sending) or ``"fail"`` (stop for a human to check).
+    :param deferrable: Wait out rate limits in the triggerer, not in a worker slot. Defaults to
+        ``[operators] default_deferrable``.
+    :param max_rate_limit_wait: Longest total wait for MoEngage's rate limit before the task fails.
+    :param rate_limit_window: Length of MoEngage's rate-limit window (one hour); waits without a
+        ``Retry-After`` header last until the next window of this length.
     """
 
     template_fields: Sequence[str] = ("event_name", "event_attributes", "triggered_by")
@@ -56,13 +91,30 @@ class TriggerBusinessEventOperator(BaseOperator):
         event_attributes: Mapping[str, Any] | str | Any,
         triggered_by: str | None = None,
         moengage_conn_id: str = "moengage_default",
+        deduplicate: bool = True,
+        if_outcome_unknown: IfOutcomeUnknown = "resend",
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        max_rate_limit_wait: dt.timedelta = dt.timedelta(hours=3),
+        rate_limit_window: dt.timedelta = dt.timedelta(hours=1),
         **kwargs: Any,
     ) -> None:
+        if kwargs.get("retry_policy") is None:
+            kwargs["retry_policy"] = _default_retry_policy()
         super().__init__(**kwargs)
         self.event_name = event_name
         self.event_attributes = event_attributes
         self.triggered_by = triggered_by
         self.moengage_conn_id = moengage_conn_id
+        self.deduplicate = deduplicate
+        if if_outcome_unknown not in ("resend", "skip", "fail"):
+            raise ValueError(
+                f"{type(self).__name__} {self.task_id!r}: if_outcome_unknown must be 'resend', 'skip' or "
+                f"'fail', got {if_outcome_unknown!r}."
+            )
+        self.if_outcome_unknown = if_outcome_unknown
+        self.deferrable = deferrable
+        self.max_rate_limit_wait = max_rate_limit_wait
+        self.rate_limit_window = rate_limit_window
         self._reject_bad_literals()
 
     @cached_property
@@ -71,16 +123,14 @@ class TriggerBusinessEventOperator(BaseOperator):
 
         return MoEngageHook(moengage_conn_id=self.moengage_conn_id)
 
+    # -- running ---------------------------------------------------------------------------------
+
     def execute(self, context: Context) -> dict[str, Any]:
-        body = self.build_payload()
-        answer = self.hook.trigger_business_event(
-            body["event_name"], body["event_attributes"], body.get("triggered_by")
-        )
-        return {
-            "event_name": body["event_name"],
-            "message": answer.get("message"),
-            "sent_at": dt.datetime.now(dt.timezone.utc).isoformat(),
-        }
+        return self._deliver(context, self.build_payload())
+
+    def execute_after_rate_limit(self, context: Context, event: Any = None) -> dict[str, Any]:
+        """Resume here after deferring for a rate limit: the triggerer only waited, we send now."""
+        return self._deliver(context, self.build_payload())
 
     def build_payload(self) -> dict[str, Any]:
         """The request body from the rendered fields; a bad value fails the task with nothing sent."""
@@ -90,6 +140,200 @@ class TriggerBusinessEventOperator(BaseOperator):
             )
         except InvalidBusinessEventError as err:
             raise MoEngageValidationError(err.field, err.problem) from None
+
+    def _deliver(self, context: Context, body: dict[str, Any]) -> dict[str, Any]:
+        store = DeliveryStore.from_context(context)
+        self._warn_if_reruns_can_resend(store)
+        settings = self.hook.settings
+        fingerprint = payload_fingerprint(
+            body, workspace_id=settings.workspace_id, base_url=settings.base_url
+        )
+        previous = store.load()
+        same = previous is not None and previous.fingerprint == fingerprint
+        if previous is not None and same and previous.status == "delivered" and self.deduplicate:
+            self.log.info(
+                "Skipping: MoEngage business event %r with this exact payload was already delivered by "
+                "this task instance at %s. Nothing was sent. To send it again anyway, set "
+                "deduplicate=False on the task.",
+                body["event_name"],
+                previous.delivered_at,
+            )
+            return previous.result or {}
+        if previous is not None and same and previous.status in ("sending", "unknown"):
+            if self._handle_unknown_outcome(previous, body):
+                return self._record_result(
+                    store, previous, fingerprint, body, {"message": None}, skipped=True
+                )
+        elif previous is not None and not same and previous.status == "delivered":
+            self.log.info(
+                "The payload changed since this task instance delivered %r at %s; sending the new one.",
+                previous.event_name,
+                previous.delivered_at,
+            )
+        rate_limited_since = previous.rate_limited_since if previous is not None and same else None
+        while True:
+            attempt = DeliveryRecord(
+                fingerprint=fingerprint,
+                status="sending",
+                event_name=body["event_name"],
+                attempted_at=utc_now_iso(),
+                rate_limited_since=rate_limited_since,
+            )
+            store.save(attempt)
+            try:
+                answer = self.hook.trigger_business_event(
+                    body["event_name"], body["event_attributes"], body.get("triggered_by")
+                )
+            except MoEngageRateLimitError as err:
+                # Nothing was delivered; remember since when this payload waits (bounds the total wait).
+                rate_limited_since = rate_limited_since or utc_now_iso()
+                was_unknown = same and previous is not None and previous.status == "unknown"
+                previous = _replace(
+                    attempt,
+                    status="unknown" if was_unknown else "waiting",
+                    reason=previous.reason if was_unknown and previous is not None else None,
+                    rate_limited_since=rate_limited_since,
+                )
+                same = True
+                store.save(previous)
+                self._wait_for_rate_limit(context, err, rate_limited_since)
+                continue
+            except (MoEngageServerError, MoEngageConnectionError) as err:
+                if err.outcome_unknown:
+                    store.save(_replace(attempt, status="unknown", reason=str(err)))
+                else:
+                    store.restore(previous)
+                raise
+            except (MoEngageClientError, MoEngageValidationError):
+                store.restore(previous)
+                raise
+            return self._record_result(store, attempt, fingerprint, body, answer, skipped=False)
+
+    def _record_result(
+        self,
+        store: DeliveryStore,
+        attempt: DeliveryRecord,
+        fingerprint: str,
+        body: dict[str, Any],
+        answer: dict[str, Any],
+        *,
+        skipped: bool,
+    ) -> dict[str, Any]:
+        now = utc_now_iso()
+        result = {"event_name": body["event_name"], "message": answer.get("message"), "sent_at": now}
+        if skipped:
+            result["sent_at"] = attempt.attempted_at
+            result["outcome"] = "unknown, not resent (if_outcome_unknown='skip')"
+        store.save(
+            DeliveryRecord(
+                fingerprint=fingerprint,
+                status="delivered",
+                event_name=body["event_name"],
+                attempted_at=attempt.attempted_at,
+                delivered_at=result["sent_at"],
+                result=result,
+            )
+        )
+        return result
+
+    def _handle_unknown_outcome(self, previous: DeliveryRecord, body: dict[str, Any]) -> bool:
+        """Log what an earlier try left behind; True means succeed without sending."""
+        why = previous.reason or "the try ended while the request was in flight"
+        if self.if_outcome_unknown == "fail":
+            from airflow.sdk.exceptions import AirflowFailException
+
+            raise AirflowFailException(
+                f"A previous try at {previous.attempted_at} may have delivered MoEngage business event "
+                f"{body['event_name']!r} ({why}). if_outcome_unknown='fail': check MoEngage's campaign "
+                "analytics, then clear this task with if_outcome_unknown='resend' or 'skip'."
+            )
+        if self.if_outcome_unknown == "skip":
+            self.log.warning(
+                "A previous try at %s may have delivered %r (%s). if_outcome_unknown='skip': not sending "
+                "again (at most once).",
+                previous.attempted_at,
+                body["event_name"],
+                why,
+            )
+            return True
+        self.log.warning(
+            "A previous try at %s may have delivered %r (%s). if_outcome_unknown='resend': sending again "
+            "(at least once; set if_outcome_unknown='skip' for at most once).",
+            previous.attempted_at,
+            body["event_name"],
+            why,
+        )
+        return False
+
+    def _wait_for_rate_limit(
+        self, context: Context, err: MoEngageRateLimitError, rate_limited_since: str
+    ) -> None:
+        from moengage_provider.rate_limits import LIMITS_TEXT, format_duration, rate_limit_wait
+
+        now = dt.datetime.now(dt.timezone.utc)
+        seconds, until, reason = rate_limit_wait(
+            now, retry_after=err.retry_after, window=self.rate_limit_window
+        )
+        waited = (now - dt.datetime.fromisoformat(rate_limited_since)).total_seconds()
+        if waited + seconds > self.max_rate_limit_wait.total_seconds():
+            from airflow.sdk.exceptions import AirflowFailException
+
+            raise AirflowFailException(
+                f"MoEngage rate limit: still refused after waiting {format_duration(waited)}, and the next "
+                f"window opens at {until:%Y-%m-%d %H:%M:%S} UTC, past max_rate_limit_wait="
+                f"{format_duration(self.max_rate_limit_wait.total_seconds())}. {LIMITS_TEXT}. "
+                "Spread triggers out, batch items into fewer events, or raise max_rate_limit_wait. "
+                "Nothing was delivered."
+            )
+        how = (
+            "deferring (worker slot released)"
+            if self.deferrable
+            else "sleeping in the worker"
+            if seconds <= MAX_IN_WORKER_WAIT.total_seconds()
+            else "handing the worker back with a retry"
+        )
+        self.log.warning(
+            "MoEngage rate limit hit for %r (HTTP 429, request_id=%s). %s. Waiting %s until %s UTC: %s; "
+            "%s. This is a wait, not a failed delivery.",
+            self.event_name,
+            err.request_id,
+            LIMITS_TEXT,
+            format_duration(seconds),
+            f"{until:%H:%M:%S}",
+            reason,
+            how,
+        )
+        if self.deferrable:
+            from airflow.providers.standard.triggers.temporal import DateTimeTrigger
+
+            self.defer(trigger=DateTimeTrigger(moment=until), method_name="execute_after_rate_limit")
+        if seconds <= MAX_IN_WORKER_WAIT.total_seconds():
+            time.sleep(seconds)
+            return
+        ti = context["ti"]
+        if ti.try_number > (self.retries or 0):
+            from airflow.sdk.exceptions import AirflowFailException
+
+            raise AirflowFailException(
+                f"MoEngage rate limit: the next window opens at {until:%Y-%m-%d %H:%M:%S} UTC, but this "
+                "task has no retries left to wait for it without holding a worker. Enable retries "
+                "(retries >= 1) or deferrable=True. Nothing was delivered."
+            )
+        raise MoEngageRateLimitWait(
+            f"MoEngage rate limit: retry at {until:%Y-%m-%d %H:%M:%S} UTC (in {format_duration(seconds)}). "
+            "This is a wait, not a failed delivery.",
+            wait_seconds=seconds,
+        )
+
+    def _warn_if_reruns_can_resend(self, store: DeliveryStore) -> None:
+        global _warned_no_store
+        if store.available or _warned_no_store:
+            return
+        _warned_no_store = True
+        self.log.warning(
+            "This Airflow has no task state store (added in 3.3): a retry or a cleared task may send "
+            "the same MoEngage business event again. Upgrade to Airflow 3.3+ for at-most-once reruns."
+        )
 
     def _reject_bad_literals(self) -> None:
         """Fail at DAG parse for values that no template or XCom will change."""
@@ -102,6 +346,12 @@ class TriggerBusinessEventOperator(BaseOperator):
                 normalize_event_attributes(self.event_attributes)
         except InvalidBusinessEventError as err:
             raise ValueError(f"{type(self).__name__} {self.task_id!r}: {err}") from None
+
+
+def _replace(record: DeliveryRecord, **changes: Any) -> DeliveryRecord:
+    from dataclasses import replace
+
+    return replace(record, **changes)
 
 
 def _attributes_from_rendered(value: Any) -> Any:

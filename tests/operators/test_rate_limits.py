@@ -1,0 +1,146 @@
+"""Rate limits (50/hour, 200/day): wait, never hammer, never hold a worker longer than needed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import textwrap
+import uuid
+
+import pytest
+
+from moengage_provider.exceptions import MoEngageRateLimitWait, MoEngageServerError
+from moengage_provider.rate_limits import next_window_start
+from moengage_provider.retry_policy import MoEngageRetryPolicy
+from tests.dagrun import run_dag
+
+SOURCE = """
+import datetime
+from airflow.sdk import DAG, chain
+from moengage_provider.operators.business_event import TriggerBusinessEventOperator
+
+with DAG("{dag_id}", schedule=None, start_date=datetime.datetime(2024, 1, 1), catchup=False) as dag:
+    chain(*[
+        TriggerBusinessEventOperator(
+            task_id=f"fire_{{i}}",
+            event_name="PriceDrop",
+            event_attributes={{"sku": f"SKU-{{i}}"}},
+            rate_limit_window=datetime.timedelta(seconds={window}),
+            {extra}
+        )
+        for i in range({count})
+    ])
+"""
+
+
+@pytest.fixture
+def chain_dag(dag_from_source):
+    def make(count: int, window: float, extra: str = ""):
+        dag_id = f"rl_{uuid.uuid4().hex[:10]}"
+        source = SOURCE.format(dag_id=dag_id, count=count, window=window, extra=extra)
+        return dag_from_source(textwrap.dedent(source), dag_id)
+
+    return make
+
+
+def _skus(sandbox) -> list[str]:
+    return [t["event_attributes"]["sku"] for t in sandbox.triggers]
+
+
+RATE_LIMITED = json.dumps(
+    {
+        "status": "error",
+        "data": {
+            "code": 429,
+            "title": "rate limiter exception",
+            "description": "Exceeded rate limit for this app",
+        },
+    }
+).encode()
+
+
+def refuse_next_for_rate_limit(sandbox, **kwargs) -> None:
+    """One documented 429, whatever the clock: the windows themselves are tested in the sandbox's suite."""
+    sandbox.fail_next(429, body=RATE_LIMITED, content_type="application/json", **kwargs)
+
+
+def test_short_wait_sleeps_in_the_worker_then_sends(chain_dag, moengage_sandbox, capfd):
+    refuse_next_for_rate_limit(moengage_sandbox)
+    result = run_dag(chain_dag(3, window=2, extra="deferrable=False,"))
+    assert result.state == "success"
+    assert sorted(_skus(moengage_sandbox)) == ["SKU-0", "SKU-1", "SKU-2"]
+    assert all(state == ("success", 1) for state in result.tasks.values())
+    log = "".join(capfd.readouterr())
+    assert "MoEngage rate limit hit for 'PriceDrop' (HTTP 429" in log
+    assert "50 business event triggers per hour and 200 per day" in log
+    assert "sleeping in the worker" in log
+    assert "This is a wait, not a failed delivery" in log
+    # One refused request, then one accepted: the wait is for the window, not a hammering loop.
+    assert [r["status"] for r in moengage_sandbox.rejected] == [429]
+
+
+def test_deferrable_waits_in_the_triggerer_and_sends_from_the_worker(
+    chain_dag, moengage_sandbox, capfd, caplog
+):
+    refuse_next_for_rate_limit(moengage_sandbox)
+    result = run_dag(chain_dag(3, window=2, extra="deferrable=True,"))
+    assert result.state == "success"
+    assert sorted(_skus(moengage_sandbox)) == ["SKU-0", "SKU-1", "SKU-2"]
+    log = "".join(capfd.readouterr()) + caplog.text
+    assert "deferring (worker slot released)" in log
+    assert "running trigger in line" in log  # dag.test() runs the DateTimeTrigger in-process
+    assert len(moengage_sandbox.rejected) == 1
+
+
+@pytest.mark.moengage_sandbox(hourly_limit=0, hour_seconds=2.0)
+def test_total_wait_is_bounded_and_the_failure_names_both_limits(chain_dag, moengage_sandbox, capfd):
+    extra = "deferrable=False, max_rate_limit_wait=datetime.timedelta(seconds=1), retries=3,"
+    result = run_dag(chain_dag(1, window=2, extra=extra))
+    assert result.tasks["fire_0"] == ("failed", 1)
+    log = "".join(capfd.readouterr())
+    assert "past max_rate_limit_wait=1s" in log
+    assert "50 business event triggers per hour and 200 per day" in log
+    assert "next window opens at" in log
+    assert moengage_sandbox.triggers == []
+
+
+@pytest.mark.moengage_sandbox(hourly_limit=0, hour_seconds=3600.0)
+def test_long_wait_without_retries_says_to_enable_retries_or_deferral(chain_dag, moengage_sandbox, capfd):
+    result = run_dag(chain_dag(1, window=3600, extra="deferrable=False, retries=0,"))
+    assert result.tasks["fire_0"] == ("failed", 1)
+    log = "".join(capfd.readouterr())
+    assert "Enable retries (retries >= 1) or deferrable=True" in log
+    assert len(moengage_sandbox.requests) == 1
+
+
+def test_retry_after_header_is_honoured(chain_dag, moengage_sandbox, capfd):
+    refuse_next_for_rate_limit(moengage_sandbox, headers={"Retry-After": "1"})
+    result = run_dag(chain_dag(2, window=3600, extra="deferrable=False,"))
+    assert result.state == "success"
+    assert "MoEngage asked to retry after 1 s (Retry-After)" in "".join(capfd.readouterr())
+    assert len(moengage_sandbox.triggers) == 2
+
+
+def test_retry_policy_retries_a_long_rate_limit_wait_exactly_when_the_window_reopens():
+    policy = MoEngageRetryPolicy()
+    decision = policy.evaluate(MoEngageRateLimitWait("wait", wait_seconds=754.0), try_number=1, max_tries=3)
+    assert decision.action.value == "retry"
+    assert decision.retry_delay == dt.timedelta(seconds=754)
+    server = MoEngageServerError(status=502, endpoint="/v1.0/business_event/trigger")
+    assert policy.evaluate(server, 1, 3).action.value == "retry"
+    assert policy.evaluate(server, 1, 3).retry_delay is None
+    assert policy.evaluate(KeyError("x"), 1, 3).action.value == "default"
+
+
+def test_operator_uses_the_retry_policy_by_default():
+    from moengage_provider.operators.business_event import TriggerBusinessEventOperator
+
+    op = TriggerBusinessEventOperator(task_id="t", event_name="E", event_attributes={})
+    assert isinstance(op.retry_policy, MoEngageRetryPolicy)
+
+
+def test_next_window_is_the_top_of_the_next_hour():
+    now = dt.datetime(2026, 11, 26, 13, 47, 12, tzinfo=dt.timezone.utc)
+    assert next_window_start(now, dt.timedelta(hours=1)) == dt.datetime(
+        2026, 11, 26, 14, 0, tzinfo=dt.timezone.utc
+    )

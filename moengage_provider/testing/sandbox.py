@@ -30,7 +30,6 @@ import math
 import os
 import re
 import secrets
-import select
 import selectors
 import shlex
 import signal
@@ -616,10 +615,12 @@ class _Handler(BaseHTTPRequestHandler):
         if self.sandbox._stopping.wait(seconds):
             return "stopped"
         try:
-            readable, _, _ = select.select([self.connection], [], [], 0)
+            with selectors.DefaultSelector() as selector:
+                selector.register(self.connection, selectors.EVENT_READ)
+                readable = bool(selector.select(timeout=0))
             if readable and self.connection.recv(1, socket.MSG_PEEK) == b"":
                 return "gone"
-        except OSError:
+        except (OSError, ValueError):
             return "gone"
         return "ok"
 
@@ -643,6 +644,11 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             self.close_connection = True
             logger.debug("socket error", exc_info=True)
+        except Exception:  # a sandbox bug: answer like MoEngage's documented 500, keep serving
+            logger.exception("MoEngage sandbox failed on %s %s", self.command, path)
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self._send(_Response(500, _json_bytes(INTERNAL_ERROR_BODY)))
 
     def _api(self, path: str) -> None:
         sb = self.sandbox
@@ -882,7 +888,7 @@ class MoEngageSandbox:
             selector.register(server, selectors.EVENT_READ)
             selector.register(self._wake_r, selectors.EVENT_READ)
             while not self._stopping.is_set():
-                for key, _ in selector.select():
+                for key, _ in selector.select(timeout=0.5):  # the timeout is only a safety net
                     if key.fileobj is server and not self._stopping.is_set():
                         server.handle_request()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import time
 from typing import Any
@@ -101,3 +102,9 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+def SECRET_FORMS_OF(workspace_id: str, api_key: str) -> tuple[str, str, str]:
+    """The three forms a key must never appear in: the key, "ws:key", and the base64 header value."""
+    pair = f"{workspace_id}:{api_key}"
+    return api_key, pair, base64.b64encode(pair.encode()).decode()

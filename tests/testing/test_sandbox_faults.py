@@ -46,12 +46,14 @@ def test_fail_with_html_502_then_normal_service(sb: MoEngageSandbox) -> None:
         (
             500,
             "application/json",
-            lambda r: r.json()
-            == {
-                "title": "Internal Server Error",
-                "message": "An unexpected error was encountered while processing this request. "
-                "Please contact MoEngage Team",
-            },
+            lambda r: (
+                r.json()
+                == {
+                    "title": "Internal Server Error",
+                    "message": "An unexpected error was encountered while processing this request. "
+                    "Please contact MoEngage Team",
+                }
+            ),
         ),
         (503, "application/json", lambda r: r.json()["message"] == "Request not processed. Please retry."),
         (504, "text/html", lambda r: "504 Gateway Timeout" in r.text),
@@ -59,7 +61,9 @@ def test_fail_with_html_502_then_normal_service(sb: MoEngageSandbox) -> None:
         (
             403,
             "application/json",
-            lambda r: r.json()["error"]["code"] == "403 Forbidden" and len(r.json()["error"]["request_id"]) == 24,
+            lambda r: (
+                r.json()["error"]["code"] == "403 Forbidden" and len(r.json()["error"]["request_id"]) == 24
+            ),
         ),
     ],
 )

@@ -18,7 +18,11 @@ from tests.testing.sandbox_helpers import (
 
 RATE_LIMIT_BODY = {
     "status": "error",
-    "data": {"code": 429, "title": "rate limiter exception", "description": "Exceeded rate limit for this app"},
+    "data": {
+        "code": 429,
+        "title": "rate limiter exception",
+        "description": "Exceeded rate limit for this app",
+    },
 }
 OK = {"event_name": "Anything", "event_attributes": {}}
 

@@ -15,7 +15,6 @@ from moengage_provider.testing import MoEngageSandbox
 from tests.testing.sandbox_helpers import (
     API_KEY,
     CREATE,
-    DOC_TRIGGER,
     SEARCH,
     TRIGGER,
     WORKSPACE,
@@ -65,7 +64,9 @@ def test_rejected_records(make_sandbox: Callable[..., MoEngageSandbox]) -> None:
         "received_at": first["received_at"],
         "request_id": response.json()["error"]["request_id"],
         "event_name": "Nope",
-        "details": [{"code": "InvalidValue", "target": "event_name", "message": "Business event does not exist"}],
+        "details": [
+            {"code": "InvalidValue", "target": "event_name", "message": "Business event does not exist"}
+        ],
     }
     assert second["status"] == 401 and second["workspace_id"] is None
     assert second["request_id"] == unauthorized.json()["error"]["request_id"]
@@ -99,16 +100,24 @@ def test_control_api_events_reset_health_rate_limit(make_sandbox: Callable[..., 
     assert health.json()["status"] == "ok" and health.json()["url"] == sb.url
     declared = requests.post(
         sb.url + "/_sandbox/events",
-        json={"name": "PriceDrop", "attributes": {"sku": "string", "price": "float"}, "active_campaign": True},
+        json={
+            "name": "PriceDrop",
+            "attributes": {"sku": "string", "price": "float"},
+            "active_campaign": True,
+        },
         timeout=5,
     )
     assert declared.status_code == 200, declared.text
-    bulk = requests.post(sb.url + "/_sandbox/events", json={"events": {"Off": {"active_campaign": False}}}, timeout=5)
+    bulk = requests.post(
+        sb.url + "/_sandbox/events", json={"events": {"Off": {"active_campaign": False}}}, timeout=5
+    )
     assert bulk.status_code == 200
     listed = requests.get(sb.url + "/_sandbox/events", timeout=5).json()
     assert listed["PriceDrop"]["attributes"] == {"sku": "string", "price": "float"}
     assert listed["Off"]["active_campaign"] is False
-    bad = requests.post(sb.url + "/_sandbox/events", json={"name": "X", "attributes": {"a": "bool"}}, timeout=5)
+    bad = requests.post(
+        sb.url + "/_sandbox/events", json={"name": "X", "attributes": {"a": "bool"}}, timeout=5
+    )
     assert bad.status_code == 400
 
     assert trigger(sb, {"event_name": "PriceDrop", "event_attributes": {"price": 9.5}}).status_code == 200
@@ -154,7 +163,9 @@ def test_the_api_key_never_appears_in_any_output(
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="moengage_provider.testing.sandbox")
     record_file = tmp_path / "triggers.jsonl"
-    sb = make_sandbox(record_file=record_file, permissive=False, events={"NewSeriesAlert": {"attributes": {}}})
+    sb = make_sandbox(
+        record_file=record_file, permissive=False, events={"NewSeriesAlert": {"attributes": {}}}
+    )
     session = requests.Session()
     session.auth = (WORKSPACE, API_KEY)
     # Every kind of outcome, with the key also in the query string and in a custom header.
@@ -170,7 +181,12 @@ def test_the_api_key_never_appears_in_any_output(
     trigger(sb, auth=(WORKSPACE, "wrong"))
     trigger(sb, auth=(API_KEY, WORKSPACE))  # swapped credentials
     trigger(sb, auth=None, headers={"Authorization": "Basic " + SECRET_FORMS[2]})
-    call(sb, CREATE, {"event_name": "E", "event_attributes": [], "created_by": "a@example.com"}, session=session)
+    call(
+        sb,
+        CREATE,
+        {"event_name": "E", "event_attributes": [], "created_by": "a@example.com"},
+        session=session,
+    )
     call(sb, SEARCH, {"event_names": ["E"]}, session=session)
     call(sb, "/v1.0/else", {}, session=session)
     sb.fail_next(502)

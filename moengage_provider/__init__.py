@@ -28,6 +28,8 @@ def get_provider_info() -> dict[str, Any]:
         "operators": [
             {"integration-name": "MoEngage", "python-modules": ["moengage_provider.operators.business_event"]}
         ],
+        "notifications": ["moengage_provider.notifications.moengage.MoEngageBusinessEventNotifier"],
+        "extra-links": ["moengage_provider.links.MoEngageDashboardLink"],
         "connection-types": [
             {
                 "connection-type": "moengage",

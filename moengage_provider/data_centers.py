@@ -68,3 +68,8 @@ def api_base_url(data_center: str) -> str:
 def dashboard_url(data_center: str) -> str:
     """The dashboard's base URL for a data center code."""
     return f"https://dashboard-{data_center}.moengage.com"
+
+
+def dashboard_campaigns_url(data_center: str) -> str:
+    """The dashboard's campaigns list, where business-event campaigns and their analytics live."""
+    return f"{dashboard_url(data_center)}/v4/#/campaigns"

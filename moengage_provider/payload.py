@@ -7,6 +7,7 @@ event?". It knows neither HTTP nor Airflow: it takes Python values and returns t
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 import decimal
 import json
@@ -189,3 +190,28 @@ def build_trigger_payload(
 def encode_body(body: Mapping[str, Any]) -> bytes:
     """The exact bytes sent: compact UTF-8 JSON, non-ASCII kept as is, NaN refused."""
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+
+
+def attributes_from_rendered(value: Any) -> Any:
+    """A rendered ``event_attributes``: text must hold a JSON object (or a dict's Python repr)."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        try:
+            # A dict XCom rendered by plain Jinja arrives as its Python repr ({'a': 1}).
+            parsed = ast.literal_eval(text)
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            shown = text if len(text) <= 80 else text[:77] + "..."
+            raise InvalidBusinessEventError(
+                "event_attributes",
+                f"rendered to {shown!r}, which is not a JSON object. Render a JSON object, pass a dict, "
+                "or pass an XComArg (e.g. the output of an upstream @task).",
+            ) from None
+    if not isinstance(parsed, dict):
+        raise InvalidBusinessEventError(
+            "event_attributes", f"rendered to a JSON {type(parsed).__name__}, not an object."
+        )
+    return parsed

@@ -69,6 +69,8 @@ class MoEngageConnectionSettings:
     api_key: str = field(repr=False)
     timeout: float
     data_center: str | None
+    #: True when the connection's host replaces the data center's API URL (a proxy or the sandbox).
+    host_override: bool = False
     transport_extra: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -145,6 +147,13 @@ class MoEngageHook(BaseHook):
                 "User-Agent": f"airflow-provider-moengage/{__version__} python-requests/{requests.__version__}",
             }
         )
+
+    def dashboard_url(self) -> str | None:
+        """The workspace's MoEngage campaigns page, when the connection names a data center."""
+        from moengage_provider.data_centers import dashboard_campaigns_url
+
+        data_center = self.settings.data_center
+        return dashboard_campaigns_url(data_center) if data_center else None
 
     def get_conn(self) -> Session:
         """The hook's ``requests`` session."""
@@ -227,7 +236,7 @@ class MoEngageHook(BaseHook):
             return False, f"{err} Check the data center (or host) of the connection."
         except MoEngageApiError as err:
             return False, str(err)
-        where = f"data center {settings.data_center}" if settings.data_center else settings.base_url
+        where = settings.base_url if settings.host_override else f"data center {settings.data_center}"
         return (
             True,
             f"Connected to MoEngage workspace {settings.workspace_id} at {where}: credentials accepted.",
@@ -324,7 +333,8 @@ def resolve_connection(conn: Connection, timeout_override: float | None = None) 
         workspace_id=workspace_id,
         api_key=api_key,
         timeout=timeout,
-        data_center=data_center if not conn.host else None,
+        data_center=data_center,
+        host_override=bool(conn.host),
         transport_extra=transport_extra,
     )
 

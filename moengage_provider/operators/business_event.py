@@ -8,9 +8,7 @@ provider load only when the task runs.
 
 from __future__ import annotations
 
-import ast
 import datetime as dt
-import json
 import time
 from collections.abc import Mapping, Sequence
 from functools import cached_property
@@ -27,8 +25,10 @@ from moengage_provider.exceptions import (
     MoEngageServerError,
     MoEngageValidationError,
 )
+from moengage_provider.links import MoEngageDashboardLink
 from moengage_provider.payload import (
     InvalidBusinessEventError,
+    attributes_from_rendered,
     build_trigger_payload,
     normalize_event_attributes,
     validate_event_name,
@@ -83,6 +83,7 @@ class TriggerBusinessEventOperator(BaseOperator):
     template_fields: Sequence[str] = ("event_name", "event_attributes", "triggered_by")
     template_fields_renderers: ClassVar[dict[str, str]] = {"event_attributes": "json"}
     ui_color = "#e9f1ff"
+    operator_extra_links = (MoEngageDashboardLink(),)
 
     def __init__(
         self,
@@ -136,7 +137,7 @@ class TriggerBusinessEventOperator(BaseOperator):
         """The request body from the rendered fields; a bad value fails the task with nothing sent."""
         try:
             return build_trigger_payload(
-                self.event_name, _attributes_from_rendered(self.event_attributes), self.triggered_by
+                self.event_name, attributes_from_rendered(self.event_attributes), self.triggered_by
             )
         except InvalidBusinessEventError as err:
             raise MoEngageValidationError(err.field, err.problem) from None
@@ -352,31 +353,6 @@ def _replace(record: DeliveryRecord, **changes: Any) -> DeliveryRecord:
     from dataclasses import replace
 
     return replace(record, **changes)
-
-
-def _attributes_from_rendered(value: Any) -> Any:
-    """A rendered ``event_attributes``: text must hold a JSON object (or a dict's Python repr)."""
-    if not isinstance(value, str):
-        return value
-    text = value.strip()
-    try:
-        parsed = json.loads(text)
-    except ValueError:
-        try:
-            # A dict XCom rendered by plain Jinja arrives as its Python repr ({'a': 1}).
-            parsed = ast.literal_eval(text)
-        except (ValueError, SyntaxError, MemoryError, RecursionError):
-            shown = text if len(text) <= 80 else text[:77] + "..."
-            raise InvalidBusinessEventError(
-                "event_attributes",
-                f"rendered to {shown!r}, which is not a JSON object. Render a JSON object, pass a dict, "
-                "or pass an XComArg (e.g. the output of an upstream @task).",
-            ) from None
-    if not isinstance(parsed, dict):
-        raise InvalidBusinessEventError(
-            "event_attributes", f"rendered to a JSON {type(parsed).__name__}, not an object."
-        )
-    return parsed
 
 
 def _is_literal(value: Any) -> bool:

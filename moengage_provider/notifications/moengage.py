@@ -1,0 +1,81 @@
+"""
+MoEngageBusinessEventNotifier: fire a business event from a task's or DAG's callback.
+
+For "tell customers when the pipeline finished" without a task of its own:
+``on_success_callback=send_moengage_business_event(event_name=..., event_attributes=...)``.
+Same validation, errors and log line as the operator; no rerun de-duplication (callbacks have no
+task state store), so prefer the operator where a duplicate would matter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseNotifier
+
+from moengage_provider.exceptions import MoEngageValidationError
+from moengage_provider.payload import (
+    InvalidBusinessEventError,
+    attributes_from_rendered,
+    build_trigger_payload,
+)
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from moengage_provider.hooks.moengage import MoEngageHook
+
+
+class MoEngageBusinessEventNotifier(BaseNotifier):
+    """
+    Fire a MoEngage business event when a callback runs.
+
+    :param event_name: Name of the business event, as created in MoEngage. Templated.
+    :param event_attributes: Attribute name -> value (dict with templated values, or a template string
+        rendering to a JSON object). Templated.
+    :param triggered_by: Email shown in MoEngage as who fired the event. Templated.
+    :param moengage_conn_id: Airflow connection of type ``moengage``.
+    """
+
+    template_fields: Sequence[str] = ("event_name", "event_attributes", "triggered_by", "moengage_conn_id")
+
+    def __init__(
+        self,
+        *,
+        event_name: str,
+        event_attributes: Mapping[str, Any] | str,
+        triggered_by: str | None = None,
+        moengage_conn_id: str = "moengage_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.event_name = event_name
+        self.event_attributes = event_attributes
+        self.triggered_by = triggered_by
+        self.moengage_conn_id = moengage_conn_id
+
+    @cached_property
+    def hook(self) -> MoEngageHook:
+        from moengage_provider.hooks.moengage import MoEngageHook
+
+        return MoEngageHook(moengage_conn_id=self.moengage_conn_id)
+
+    def notify(self, context: Context) -> None:
+        try:
+            body = build_trigger_payload(
+                self.event_name, attributes_from_rendered(self.event_attributes), self.triggered_by
+            )
+        except InvalidBusinessEventError as err:
+            raise MoEngageValidationError(err.field, err.problem) from None
+        self.hook.trigger_business_event(
+            body["event_name"], body["event_attributes"], body.get("triggered_by")
+        )
+
+    async def async_notify(self, context: Context) -> None:
+        await asyncio.to_thread(self.notify, context)
+
+
+send_moengage_business_event = MoEngageBusinessEventNotifier

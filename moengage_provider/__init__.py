@@ -36,6 +36,7 @@ def get_provider_info() -> dict[str, Any]:
                 "hook-class-name": "moengage_provider.hooks.moengage.MoEngageHook",
                 "hook-name": "MoEngage",
                 "ui-field-behaviour": {
+                    # "extra" stays reachable as the form's "Extra Fields JSON" section (proxies, verify...).
                     "hidden-fields": ["schema", "port", "extra"],
                     "relabeling": {
                         "login": "Workspace ID",
@@ -43,25 +44,38 @@ def get_provider_info() -> dict[str, Any]:
                         "host": "Base URL override",
                     },
                     "placeholders": {
-                        "login": "Workspace ID (Settings > Account > APIs), e.g. ABCD1234EFGH5678IJKL9012",
-                        "password": "API key from the 'Campaign report/Business events/...' tile",
-                        "host": "Leave empty for MoEngage; set only for a proxy or the local sandbox",
-                        "data_center": "01",
+                        "login": "Workspace ID from MoEngage: Settings > Account > APIs",
+                        "password": "API key from the Business events tile (not the Data API key)",
+                        "host": "Leave empty to use the data center; e.g. http://127.0.0.1:8080 for the sandbox",
+                        "description": "e.g. MoEngage production workspace (EU)",
                     },
                 },
                 "conn-fields": {
                     "data_center": {
                         "label": "Data center",
                         "description": (
-                            "Your MoEngage data center, as in your dashboard URL (dashboard-01.moengage.com"
-                            " is 01): 01/04 US, 02 EU, 03 India, 05 Singapore, 06 Indonesia, 101."
+                            "Where your workspace lives: the number in your dashboard URL "
+                            "(dashboard-02.moengage.com is 02). Not needed when a Base URL override is set."
                         ),
-                        "schema": {"type": ["string", "null"], "enum": [*data_center_choices, None]},
+                        "schema": {
+                            "type": ["string", "null"],
+                            "enum": data_center_choices,
+                            # Shown in the UI's dropdown; the stored value stays the bare code.
+                            "values_display": {
+                                "01": "01 – US (dashboard-01)",
+                                "02": "02 – EU (dashboard-02)",
+                                "03": "03 – India (dashboard-03)",
+                                "04": "04 – US (dashboard-04)",
+                                "05": "05 – Singapore (dashboard-05)",
+                                "06": "06 – Indonesia (dashboard-06)",
+                                "101": "101 (dashboard-101)",
+                            },
+                        },
                     },
                     "timeout": {
                         "label": "Request timeout (seconds)",
-                        "description": "How long one request to MoEngage may take before it is abandoned.",
-                        "schema": {"type": ["number", "null"], "default": 30},
+                        "description": "How long one request to MoEngage may take before it is abandoned (at most 600).",
+                        "schema": {"type": ["number", "null"], "default": 30, "maximum": 600},
                     },
                 },
             }

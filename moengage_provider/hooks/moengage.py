@@ -219,6 +219,13 @@ class MoEngageHook(BaseHook):
         data = answer.get("data", [])
         return data if isinstance(data, list) else []
 
+    def get_business_event(self, event_name: str) -> dict[str, Any] | None:
+        """The declared event with this exact name (attributes included), or None if MoEngage has none."""
+        for event in self.search_business_events(event_names=[event_name]):
+            if event.get("event_name") == event_name:
+                return event
+        return None
+
     def test_connection(self) -> tuple[bool, str]:
         """
         Check credentials and data center with a read-only search; nothing is created or triggered.

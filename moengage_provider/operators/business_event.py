@@ -30,7 +30,9 @@ from moengage_provider.payload import (
     InvalidBusinessEventError,
     attributes_from_rendered,
     build_trigger_payload,
+    check_against_declared,
     normalize_event_attributes,
+    validate_attribute_types,
     validate_event_name,
     validate_triggered_by,
 )
@@ -78,6 +80,8 @@ class TriggerBusinessEventOperator(BaseOperator):
     :param max_rate_limit_wait: Longest total wait for MoEngage's rate limit before the task fails.
     :param rate_limit_window: Length of MoEngage's rate-limit window (one hour); waits without a
         ``Retry-After`` header last until the next window of this length.
+    :param check_declared_attributes: Before sending, look the event up once in MoEngage (the search
+        API, 100 requests/minute) and refuse attributes it does not declare or values of the wrong type.
     """
 
     template_fields: Sequence[str] = ("event_name", "event_attributes", "triggered_by")
@@ -97,6 +101,7 @@ class TriggerBusinessEventOperator(BaseOperator):
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         max_rate_limit_wait: dt.timedelta = dt.timedelta(hours=3),
         rate_limit_window: dt.timedelta = dt.timedelta(hours=1),
+        check_declared_attributes: bool = False,
         **kwargs: Any,
     ) -> None:
         if kwargs.get("retry_policy") is None:
@@ -116,6 +121,7 @@ class TriggerBusinessEventOperator(BaseOperator):
         self.deferrable = deferrable
         self.max_rate_limit_wait = max_rate_limit_wait
         self.rate_limit_window = rate_limit_window
+        self.check_declared_attributes = check_declared_attributes
         self._reject_bad_literals()
 
     @cached_property
@@ -127,7 +133,10 @@ class TriggerBusinessEventOperator(BaseOperator):
     # -- running ---------------------------------------------------------------------------------
 
     def execute(self, context: Context) -> dict[str, Any]:
-        return self._deliver(context, self.build_payload())
+        body = self.build_payload()
+        if self.check_declared_attributes:
+            self._check_declared(body)
+        return self._deliver(context, body)
 
     def execute_after_rate_limit(self, context: Context, event: Any = None) -> dict[str, Any]:
         """Resume here after deferring for a rate limit: the triggerer only waited, we send now."""
@@ -139,6 +148,20 @@ class TriggerBusinessEventOperator(BaseOperator):
             return build_trigger_payload(
                 self.event_name, attributes_from_rendered(self.event_attributes), self.triggered_by
             )
+        except InvalidBusinessEventError as err:
+            raise MoEngageValidationError(err.field, err.problem) from None
+
+    def _check_declared(self, body: dict[str, Any]) -> None:
+        """Compare with the event as declared in MoEngage; nothing is sent if they disagree."""
+        event = self.hook.get_business_event(body["event_name"])
+        if event is None:
+            raise MoEngageValidationError(
+                "event_name",
+                f"{body['event_name']!r} is not declared in this MoEngage workspace; create it first "
+                "(CreateBusinessEventOperator) or fix the name.",
+            )
+        try:
+            check_against_declared(body["event_attributes"], declared_attribute_types(event))
         except InvalidBusinessEventError as err:
             raise MoEngageValidationError(err.field, err.problem) from None
 
@@ -364,3 +387,89 @@ def _is_literal(value: Any) -> bool:
     if isinstance(value, (list, tuple, set, frozenset)):
         return all(_is_literal(item) for item in value)
     return not hasattr(value, "resolve")
+
+
+class CreateBusinessEventOperator(BaseOperator):
+    """
+    Declare a MoEngage business event and its typed attributes, idempotently.
+
+    Already there with the same attributes: nothing to do. Already there with different ones: a clear
+    error (MoEngage events cannot be redefined through the API; create a new name instead).
+
+    :param event_name: Name of the business event. Templated.
+    :param attribute_types: Attribute name -> ``string``, ``int``, ``float``, ``array`` or ``date``.
+    :param created_by: Email recorded as the event's creator. Templated.
+    :param moengage_conn_id: Airflow connection of type ``moengage``.
+    """
+
+    template_fields: Sequence[str] = ("event_name", "created_by")
+    ui_color = "#e9f1ff"
+    operator_extra_links = (MoEngageDashboardLink(),)
+
+    def __init__(
+        self,
+        *,
+        event_name: str,
+        attribute_types: Mapping[str, str],
+        created_by: str,
+        moengage_conn_id: str = "moengage_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.event_name = event_name
+        self.attribute_types = dict(attribute_types)
+        self.created_by = created_by
+        self.moengage_conn_id = moengage_conn_id
+        try:
+            validate_attribute_types(self.attribute_types)
+            if _is_literal(event_name):
+                validate_event_name(event_name)
+        except InvalidBusinessEventError as err:
+            raise ValueError(f"{type(self).__name__} {self.task_id!r}: {err}") from None
+
+    @cached_property
+    def hook(self) -> MoEngageHook:
+        from moengage_provider.hooks.moengage import MoEngageHook
+
+        return MoEngageHook(moengage_conn_id=self.moengage_conn_id)
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        try:
+            name = validate_event_name(self.event_name)
+            creator = validate_triggered_by(self.created_by)
+        except InvalidBusinessEventError as err:
+            field = "created_by" if err.field == "triggered_by" else err.field
+            raise MoEngageValidationError(field, err.problem) from None
+        if creator is None:
+            raise MoEngageValidationError("created_by", "is required by MoEngage: the creator's email.")
+        existing = self.hook.get_business_event(name)
+        if existing is not None:
+            declared = declared_attribute_types(existing)
+            if declared != self.attribute_types:
+                from airflow.sdk.exceptions import AirflowFailException
+
+                raise AirflowFailException(
+                    f"MoEngage business event {name!r} already exists with different attributes: declared "
+                    f"{_describe(declared)}, this task asks for {_describe(self.attribute_types)}. Events "
+                    "cannot be redefined through the API: use a new event name, or match the declaration."
+                )
+            self.log.info(
+                "MoEngage business event %r already exists with these attributes; nothing to do.", name
+            )
+            return {"event_name": name, "event_id": existing.get("event_id"), "created": False}
+        answer = self.hook.create_business_event(name, self.attribute_types, creator)
+        self.log.info("Created MoEngage business event %r (event_id=%s).", name, answer.get("event_id"))
+        return {"event_name": name, "event_id": answer.get("event_id"), "created": True}
+
+
+def declared_attribute_types(event: Mapping[str, Any]) -> dict[str, str]:
+    """Attribute name -> type, from a search result's ``event_attributes`` list."""
+    declared: dict[str, str] = {}
+    for item in event.get("event_attributes") or []:
+        if isinstance(item, Mapping) and isinstance(item.get("attribute_name"), str):
+            declared[item["attribute_name"]] = str(item.get("attribute_data_type"))
+    return declared
+
+
+def _describe(attribute_types: Mapping[str, str]) -> str:
+    return "{" + ", ".join(f"{name}: {kind}" for name, kind in sorted(attribute_types.items())) + "}"

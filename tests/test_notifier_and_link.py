@@ -1,0 +1,115 @@
+"""The notifier fires from callbacks; the extra link points at the right data center's dashboard."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+import uuid
+
+import pytest
+
+from moengage_provider.notifications.moengage import (
+    MoEngageBusinessEventNotifier,
+    send_moengage_business_event,
+)
+from tests.dagrun import run_dag
+
+SOURCE = """
+import datetime
+from airflow.sdk import DAG, task
+from moengage_provider.notifications.moengage import send_moengage_business_event
+
+with DAG(
+    "{dag_id}", schedule=None, start_date=datetime.datetime(2024, 1, 1), catchup=False,
+    on_success_callback=send_moengage_business_event(
+        event_name="PipelineDone", event_attributes={{"dag": "{{{{ dag.dag_id }}}}", "tasks": 1}},
+    ),
+) as dag:
+    @task(on_failure_callback=send_moengage_business_event(
+        event_name="LoadFailed",
+        event_attributes='{{"task": "{{{{ ti.task_id }}}}", "try": {{{{ ti.try_number }}}}}}',
+        triggered_by="oncall@example.com",
+    ))
+    def load():
+        {load_body}
+
+    load()
+"""
+
+
+def make_source(dag_id: str, load_body: str) -> str:
+    return textwrap.dedent(SOURCE).format(dag_id=dag_id, load_body=load_body)
+
+
+def test_alias_is_the_notifier():
+    assert send_moengage_business_event is MoEngageBusinessEventNotifier
+    assert {"event_name", "event_attributes", "triggered_by"} <= set(
+        MoEngageBusinessEventNotifier.template_fields
+    )
+
+
+def test_task_failure_callback_fires_a_templated_event(dag_from_source, moengage_sandbox):
+    dag_id = f"notify_{uuid.uuid4().hex[:8]}"
+    dag = dag_from_source(make_source(dag_id, 'raise RuntimeError("load broke")'), dag_id)
+    result = run_dag(dag)
+    assert result.tasks["load"][0] == "failed"
+    failed = [t for t in moengage_sandbox.triggers if t["event_name"] == "LoadFailed"]
+    assert len(failed) == 1
+    assert failed[0]["event_attributes"] == {"task": "load", "try": 1}
+    assert failed[0]["triggered_by"] == "oncall@example.com"
+
+
+def test_dag_success_callback_fires(dag_from_source, moengage_sandbox):
+    dag_id = f"notify_{uuid.uuid4().hex[:8]}"
+    dag = dag_from_source(make_source(dag_id, "return 1"), dag_id)
+    assert run_dag(dag).state == "success"
+    assert [t["event_name"] for t in moengage_sandbox.triggers] == ["PipelineDone"]
+    assert moengage_sandbox.triggers[0]["event_attributes"] == {"dag": dag_id, "tasks": 1}
+
+
+def test_notifier_validates_like_the_operator(moengage_sandbox):
+    from moengage_provider.exceptions import MoEngageValidationError
+
+    notifier = MoEngageBusinessEventNotifier(event_name="E", event_attributes={"bad": {"nested": 1}})
+    with pytest.raises(MoEngageValidationError, match=r"event_attributes\.bad: is a nested object"):
+        notifier.notify({})  # type: ignore[arg-type]
+    assert moengage_sandbox.requests == []
+
+
+LINK_DAG = """
+import datetime
+from airflow.sdk import DAG
+from moengage_provider.operators.business_event import TriggerBusinessEventOperator
+
+with DAG("{dag_id}", schedule=None, start_date=datetime.datetime(2024, 1, 1), catchup=False) as dag:
+    TriggerBusinessEventOperator(task_id="fire", event_name="E", event_attributes={{"a": 1}})
+"""
+
+
+@pytest.mark.parametrize(
+    ("data_center", "expected"),
+    [("dc-02", "https://dashboard-02.moengage.com/v4/#/campaigns"), (None, "")],
+)
+def test_dashboard_link_follows_the_connection(
+    dag_from_source, moengage_sandbox, monkeypatch, data_center, expected
+):
+    fields = json.loads(moengage_sandbox.airflow_conn_json())
+    if data_center:
+        fields["extra"] = {"data_center": data_center}  # host still wins for requests: the sandbox
+    monkeypatch.setenv("AIRFLOW_CONN_MOENGAGE_DEFAULT", json.dumps(fields))
+    dag_id = f"link_{uuid.uuid4().hex[:8]}"
+    dag = dag_from_source(LINK_DAG.format(dag_id=dag_id), dag_id)
+    result = run_dag(dag)
+    assert result.state == "success"
+    assert len(moengage_sandbox.triggers) == 1
+
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        row = (
+            session.query(XComModel)
+            .filter_by(dag_id=dag_id, task_id="fire", key="_link_MoEngageDashboardLink")
+            .one()
+        )
+    assert row.value == expected

@@ -411,3 +411,17 @@ def test_unreachable_tls_failure_is_reported_without_retry(monkeypatch):
     with pytest.raises(MoEngageConnectionError, match=r"TLS handshake with 127\.0\.0\.1:1 failed"):
         hook.trigger_business_event("E", {"a": 1})
     assert len(calls) == 1
+
+
+@pytest.mark.parametrize(
+    ("uri", "base_url"),
+    [
+        ("moengage://WS:a%2Fkey%40x@?data_center=DC-03", "https://api-03.moengage.com"),
+        ("moengage://WS:key@127.0.0.1:8080/http", "http://127.0.0.1:8080"),
+    ],
+)
+def test_uri_form_connections_from_the_environment(monkeypatch, uri, base_url):
+    monkeypatch.setenv("AIRFLOW_CONN_MOENGAGE_URI", uri)
+    settings = MoEngageHook("moengage_uri").settings
+    assert settings.base_url == base_url
+    assert settings.workspace_id == "WS"

@@ -31,13 +31,13 @@ def rate_limit_wait(
     now: dt.datetime, *, retry_after: float | None, window: dt.timedelta
 ) -> tuple[float, dt.datetime, str]:
     """Seconds to wait, when the wait ends, and why that long (for the log)."""
-    spread = min(window.total_seconds() * 0.05, 30.0)
-    jitter = random.uniform(0, spread)
+    # Jitter of up to 5% of the wait (at most 30 s) keeps waiting tasks from arriving together.
     if retry_after is not None:
-        seconds = retry_after + jitter
+        seconds = retry_after + random.uniform(0, min(retry_after * 0.05, 30.0))
         reason = f"MoEngage asked to retry after {retry_after:g} s (Retry-After)"
     else:
-        seconds = (next_window_start(now, window) - now).total_seconds() + jitter
+        seconds = (next_window_start(now, window) - now).total_seconds()
+        seconds += random.uniform(0, min(window.total_seconds() * 0.05, 30.0))
         reason = "no Retry-After header, so waiting for the next rate-limit window"
     return seconds, now + dt.timedelta(seconds=seconds), reason
 

@@ -144,3 +144,16 @@ def test_next_window_is_the_top_of_the_next_hour():
     assert next_window_start(now, dt.timedelta(hours=1)) == dt.datetime(
         2026, 11, 26, 14, 0, tzinfo=dt.timezone.utc
     )
+
+
+def test_wait_follows_retry_after_with_only_a_small_jitter():
+    from moengage_provider.rate_limits import rate_limit_wait
+
+    now = dt.datetime(2026, 11, 26, 13, 47, 12, tzinfo=dt.timezone.utc)
+    for _ in range(50):
+        seconds, until, reason = rate_limit_wait(now, retry_after=10, window=dt.timedelta(hours=1))
+        assert 10 <= seconds <= 10.5
+        assert "Retry-After" in reason
+        seconds, until, reason = rate_limit_wait(now, retry_after=None, window=dt.timedelta(hours=1))
+        assert 12 * 60 + 48 <= seconds <= 12 * 60 + 48 + 30
+        assert until >= dt.datetime(2026, 11, 26, 14, 0, tzinfo=dt.timezone.utc)

@@ -31,7 +31,8 @@ def rate_limit_wait(
     now: dt.datetime, *, retry_after: float | None, window: dt.timedelta
 ) -> tuple[float, dt.datetime, str]:
     """Seconds to wait, when the wait ends, and why that long (for the log)."""
-    # Jitter of up to 5% of the wait (at most 30 s) keeps waiting tasks from arriving together.
+    # A jitter (5% of the Retry-After or of the window, at most 30 s) keeps waiting tasks from
+    # arriving together.
     if retry_after is not None:
         seconds = retry_after + random.uniform(0, min(retry_after * 0.05, 30.0))
         reason = f"MoEngage asked to retry after {retry_after:g} s (Retry-After)"

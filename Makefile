@@ -20,8 +20,9 @@ install: .venv/.synced
 demo: install
 	$(VENV_PY) scripts/demo.py
 
-## The whole test suite.
+## The whole test suite (installs Debian's chromium for the connection-form browser test, when root).
 test: install
+	bash scripts/install-browser.sh
 	$(VENV_PY) -m pytest -p no:cacheprovider
 
 lint: install

@@ -46,8 +46,7 @@ def get_provider_info() -> dict[str, Any]:
                     "placeholders": {
                         "login": "Workspace ID from MoEngage: Settings > Account > APIs",
                         "password": "API key from the Business events tile (not the Data API key)",
-                        "host": "Leave empty to use the data center; e.g. http://127.0.0.1:8080 for the sandbox",
-                        "description": "e.g. MoEngage production workspace (EU)",
+                        "host": "Leave empty, or a proxy/sandbox URL: http://127.0.0.1:8080",
                     },
                 },
                 "conn-fields": {
@@ -59,6 +58,7 @@ def get_provider_info() -> dict[str, Any]:
                         ),
                         "schema": {
                             "type": ["string", "null"],
+                            "section": "MoEngage data center & timeout",
                             "enum": data_center_choices,
                             # Shown in the UI's dropdown; the stored value stays the bare code.
                             "values_display": {
@@ -75,7 +75,12 @@ def get_provider_info() -> dict[str, Any]:
                     "timeout": {
                         "label": "Request timeout (seconds)",
                         "description": "How long one request to MoEngage may take before it is abandoned (at most 600).",
-                        "schema": {"type": ["number", "null"], "default": 30, "maximum": 600},
+                        "schema": {
+                            "type": ["number", "null"],
+                            "section": "MoEngage data center & timeout",
+                            "default": 30,
+                            "maximum": 600,
+                        },
                     },
                 },
             }

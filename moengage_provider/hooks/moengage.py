@@ -580,8 +580,15 @@ def _explain_auth_failure(err: MoEngageClientError, settings: MoEngageConnection
             "not the Data API key."
         )
     if err.status == 401 and "APP_ID" in details:
+        where = settings.host
+        if settings.data_center and not settings.host_override:
+            from moengage_provider.data_centers import DATA_CENTERS
+
+            where = (
+                f"data center {settings.data_center} ({DATA_CENTERS[settings.data_center]}, {settings.host})"
+            )
         return (
-            f"MoEngage does not know workspace {settings.workspace_id!r} at {settings.host} (request_id="
+            f"MoEngage does not know workspace {settings.workspace_id!r} in {where} (request_id="
             f"{err.request_id}). Check the Workspace ID and that the data center matches your dashboard URL."
         )
     return str(err)

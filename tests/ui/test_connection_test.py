@@ -127,7 +127,7 @@ def test_wrong_key_is_named(runs: dict[str, CliRun]):
 def test_wrong_workspace_is_named(runs: dict[str, CliRun], sandboxes: Sandboxes):
     _failed_with(
         runs["wrong_workspace"],
-        f"MoEngage does not know workspace 'no-such-workspace' at 127.0.0.1:{sandboxes.ours.port}",
+        f"MoEngage does not know workspace 'no-such-workspace' in 127.0.0.1:{sandboxes.ours.port}",
         "Check the Workspace ID and that the data center matches your dashboard URL.",
     )
 
@@ -137,7 +137,7 @@ def test_wrong_data_center_points_at_the_data_center(runs: dict[str, CliRun], sa
     # APP_ID"), so the message names the host it asked and sends the user to the data center too.
     _failed_with(
         runs["wrong_data_center"],
-        f"MoEngage does not know workspace '{WORKSPACE}' at 127.0.0.1:{sandboxes.other_data_center.port}",
+        f"MoEngage does not know workspace '{WORKSPACE}' in 127.0.0.1:{sandboxes.other_data_center.port}",
         "the data center matches your dashboard URL",
     )
 

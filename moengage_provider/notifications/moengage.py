@@ -22,6 +22,7 @@ from moengage_provider.payload import (
     attributes_from_rendered,
     build_trigger_payload,
 )
+from moengage_provider.templating import PlainStringsStayPlain
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from moengage_provider.hooks.moengage import MoEngageHook
 
 
-class MoEngageBusinessEventNotifier(BaseNotifier):
+class MoEngageBusinessEventNotifier(PlainStringsStayPlain, BaseNotifier):
     """
     Fire a MoEngage business event when a callback runs.
 

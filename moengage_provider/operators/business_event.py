@@ -36,6 +36,7 @@ from moengage_provider.payload import (
     validate_event_name,
     validate_triggered_by,
 )
+from moengage_provider.templating import PlainStringsStayPlain, has_template_markers
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -58,7 +59,7 @@ def _default_retry_policy() -> Any:
     return MoEngageRetryPolicy()
 
 
-class TriggerBusinessEventOperator(BaseOperator):
+class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
     """
     Fire a MoEngage business event; campaigns set to that event then message the matching users.
 
@@ -381,7 +382,7 @@ def _replace(record: DeliveryRecord, **changes: Any) -> DeliveryRecord:
 def _is_literal(value: Any) -> bool:
     """True when the value holds no template string and no XComArg: it is final at parse time."""
     if isinstance(value, str):
-        return "{{" not in value and "{%" not in value
+        return not has_template_markers(value)
     if isinstance(value, Mapping):
         return all(_is_literal(k) and _is_literal(v) for k, v in value.items())
     if isinstance(value, (list, tuple, set, frozenset)):
@@ -389,7 +390,7 @@ def _is_literal(value: Any) -> bool:
     return not hasattr(value, "resolve")
 
 
-class CreateBusinessEventOperator(BaseOperator):
+class CreateBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
     """
     Declare a MoEngage business event and its typed attributes, idempotently.
 

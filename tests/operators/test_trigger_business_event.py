@@ -278,3 +278,27 @@ def test_template_fields_and_json_rendering_in_the_ui():
         "triggered_by",
     }
     assert TriggerBusinessEventOperator.template_fields_renderers["event_attributes"] == "json"
+
+
+def test_native_rendering_keeps_literal_strings_and_types_templated_values(dag_from_source, moengage_sandbox):
+    dag_id = f"native_{uuid.uuid4().hex[:10]}"
+    source = f"""
+import datetime
+from airflow.sdk import DAG
+from moengage_provider.operators.business_event import TriggerBusinessEventOperator
+
+with DAG("{dag_id}", schedule=None, start_date=datetime.datetime(2024, 1, 1), catchup=False,
+         render_template_as_native_obj=True, params={{"episodes": 10}}) as dag:
+    TriggerBusinessEventOperator(
+        task_id="fire", event_name="E",
+        event_attributes={{"code": "12", "episodes": "{{{{ params.episodes }}}}", "cast": "['A', 'B']"}},
+    )
+"""
+    dag = dag_from_source(textwrap.dedent(source), dag_id)
+    assert run_dag(dag).state == "success"
+    # Jinja's native mode would have made "12" a number and "['A', 'B']" a list: literals stay as written.
+    assert moengage_sandbox.triggers[0]["event_attributes"] == {
+        "code": "12",
+        "episodes": 10,
+        "cast": "['A', 'B']",
+    }

@@ -4,7 +4,7 @@ PYTHON ?= python3
 UV := $(or $(shell command -v uv 2>/dev/null),.tools/bin/uv)
 VENV_PY := .venv/bin/python
 
-.PHONY: install demo test lint check bench clean
+.PHONY: install demo test test-floor lint check bench clean
 
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools
@@ -25,6 +25,10 @@ test: install
 	bash scripts/install-browser.sh
 	$(VENV_PY) -m pytest -p no:cacheprovider
 
+## The suite again on the oldest Airflow supported (3.1.8), in .venv-floor.
+test-floor: install
+	UV=$(UV) bash scripts/test-airflow-floor.sh
+
 lint: install
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
@@ -36,4 +40,4 @@ bench: install
 	$(VENV_PY) scripts/bench.py
 
 clean:
-	rm -rf .venv .tools .demo dist build
+	rm -rf .venv .venv-floor .tools .demo dist build

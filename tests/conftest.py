@@ -14,9 +14,11 @@ import subprocess
 import sys
 import tempfile
 import uuid
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
+from packaging.version import Version
 
 REPO = Path(__file__).resolve().parent.parent
 AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="moengage-test-airflow-home-"))
@@ -36,6 +38,18 @@ os.environ.update(_AIRFLOW_SETTINGS)
 for _name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
     os.environ.pop(_name, None)
 os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
+
+
+#: The installed Airflow, read without importing it (the environment above must be set first).
+AIRFLOW_VERSION = Version(version("apache-airflow-core")).base_version
+AIRFLOW_3_2_PLUS = Version(AIRFLOW_VERSION) >= Version("3.2")
+AIRFLOW_3_3_PLUS = Version(AIRFLOW_VERSION) >= Version("3.3")
+#: For tests of features that only exist from Airflow 3.3: the task state store (at-most-once reruns)
+#: and retry policies. Below 3.3 the provider runs without them (plain retries, a warning on reruns).
+requires_airflow_3_3 = pytest.mark.skipif(
+    not AIRFLOW_3_3_PLUS,
+    reason=f"needs Airflow 3.3+ (task state store, RetryPolicy); this is Airflow {AIRFLOW_VERSION}",
+)
 
 
 def airflow_env(**extra: str) -> dict[str, str]:

@@ -22,7 +22,12 @@ from urllib.parse import urlsplit
 
 import requests
 from airflow.providers.http.hooks.http import HttpHook
-from airflow.sdk import BaseHook, Connection
+from airflow.sdk import Connection
+
+try:
+    from airflow.sdk import BaseHook
+except ImportError:  # Airflow 3.0: the task SDK does not export BaseHook yet.
+    from airflow.hooks.base import BaseHook  # type: ignore[no-redef,attr-defined]
 
 from moengage_provider import __version__
 from moengage_provider.data_centers import (

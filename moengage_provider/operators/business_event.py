@@ -14,7 +14,12 @@ from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from airflow.sdk import BaseOperator, conf
+from airflow.sdk import BaseOperator
+
+try:
+    from airflow.sdk import conf
+except ImportError:  # Airflow < 3.2: airflow.sdk does not export conf.
+    from airflow.configuration import conf  # type: ignore[assignment]
 
 from moengage_provider.delivery import DeliveryRecord, DeliveryStore, payload_fingerprint, utc_now_iso
 from moengage_provider.exceptions import (
@@ -106,7 +111,11 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
         **kwargs: Any,
     ) -> None:
         if kwargs.get("retry_policy") is None:
-            kwargs["retry_policy"] = _default_retry_policy()
+            policy = _default_retry_policy()
+            if policy is not None:
+                kwargs["retry_policy"] = policy
+            else:  # Airflow < 3.3: BaseOperator has no retry_policy argument and refuses unknown ones.
+                kwargs.pop("retry_policy", None)
         super().__init__(**kwargs)
         self.event_name = event_name
         self.event_attributes = event_attributes
@@ -265,7 +274,7 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
         """Log what an earlier try left behind; True means succeed without sending."""
         why = previous.reason or "the try ended while the request was in flight"
         if self.if_outcome_unknown == "fail":
-            from airflow.sdk.exceptions import AirflowFailException
+            from moengage_provider.exceptions import AirflowFailException
 
             raise AirflowFailException(
                 f"A previous try at {previous.attempted_at} may have delivered MoEngage business event "
@@ -301,7 +310,7 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
         )
         waited = (now - dt.datetime.fromisoformat(rate_limited_since)).total_seconds()
         if waited + seconds > self.max_rate_limit_wait.total_seconds():
-            from airflow.sdk.exceptions import AirflowFailException
+            from moengage_provider.exceptions import AirflowFailException
 
             raise AirflowFailException(
                 f"MoEngage rate limit: still refused after waiting {format_duration(waited)}, and the next "
@@ -337,12 +346,21 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
             return
         ti = context["ti"]
         if ti.try_number > (self.retries or 0):
-            from airflow.sdk.exceptions import AirflowFailException
+            from moengage_provider.exceptions import AirflowFailException
 
             raise AirflowFailException(
                 f"MoEngage rate limit: the next window opens at {until:%Y-%m-%d %H:%M:%S} UTC, but this "
                 "task has no retries left to wait for it without holding a worker. Enable retries "
                 "(retries >= 1) or deferrable=True. Nothing was delivered."
+            )
+        retry_delay = self.retry_delay.total_seconds() if self.retry_delay else 0.0
+        if getattr(self, "retry_policy", None) is None and retry_delay < seconds:
+            self.log.warning(
+                "This Airflow has no retry policies (added in 3.3): the retry comes after retry_delay=%s, "
+                "before the window reopens, and may be refused again (each refusal uses a retry). Set "
+                "deferrable=True, or retry_delay of at least %s.",
+                format_duration(retry_delay),
+                format_duration(seconds),
             )
         raise MoEngageRateLimitWait(
             f"MoEngage rate limit: retry at {until:%Y-%m-%d %H:%M:%S} UTC (in {format_duration(seconds)}). "
@@ -447,7 +465,7 @@ class CreateBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
         if existing is not None:
             declared = declared_attribute_types(existing)
             if declared != self.attribute_types:
-                from airflow.sdk.exceptions import AirflowFailException
+                from moengage_provider.exceptions import AirflowFailException
 
                 raise AirflowFailException(
                     f"MoEngage business event {name!r} already exists with different attributes: declared "

@@ -110,12 +110,23 @@ def test_dag_file_imports_alone_without_warnings_or_heavy_imports(
     record_property("dag_file_parse_seconds", round(result["seconds"], 3))
     assert result["dag_ids"] == [path.stem]  # one DAG per file, named like the file
     assert result["warnings"] == []
-    heavy = [m for m in result["new_modules"] if any(m == h or m.startswith(h + ".") for h in HEAVY_MODULES)]
+    # Airflow before 3.2 resolves ``@task`` through the providers manager, which imports every provider's
+    # package and its get_provider_info (a dict, no hooks): Airflow's cost, not the DAG file's.
+    info = {m for m in result["new_modules"] if m.endswith(".get_provider_info")}
+    discovery = info | {m.rsplit(".", 1)[0] for m in info}
+    heavy = [
+        m
+        for m in result["new_modules"]
+        if m not in discovery and any(m == h or m.startswith(h + ".") for h in HEAVY_MODULES)
+    ]
     assert heavy == [], f"{path.name} imports at parse time what only its tasks need: {heavy}"
 
 
 def test_airflow_dagbag_loads_the_folder_without_import_errors_or_warnings(sample_dags_folder: Path):
-    from airflow.dag_processing.dagbag import DagBag
+    try:
+        from airflow.dag_processing.dagbag import DagBag
+    except ImportError:  # Airflow < 3.2
+        from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
 
     bag = DagBag(dag_folder=sample_dags_folder, safe_mode=False)
 

@@ -302,7 +302,7 @@ def test_documented_500_is_an_ordinary_retryable_error(moengage_sandbox):
     assert info.value.status == 500
     assert info.value.outcome_unknown is True
     assert "An unexpected error was encountered" in str(info.value)
-    from airflow.sdk.exceptions import AirflowFailException
+    from moengage_provider.exceptions import AirflowFailException
 
     assert not isinstance(info.value, AirflowFailException)
 

@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 
+from tests.conftest import AIRFLOW_3_3_PLUS
 from tests.dagrun import run_dag
 
 WINDOW_SECONDS = 20
@@ -31,6 +32,11 @@ with DAG("{dag_id}", schedule=None, start_date=datetime.datetime(2024, 1, 1), ca
 """
 
 
+@pytest.mark.skipif(
+    not AIRFLOW_3_3_PLUS,
+    reason="dag.test() before Airflow 3.3 runs mapped task instances about 4x slower (150 in ~250 s, "
+    "not ~60 s): the burst never reaches 50 triggers in one window, so no rate limit is met",
+)
 @pytest.mark.timeout(900)
 @pytest.mark.moengage_sandbox(hourly_limit=50, hour_seconds=WINDOW_SECONDS, daily_limit=10_000)
 def test_150_mapped_triggers_each_delivered_once(dag_from_source, moengage_sandbox, capfd):

@@ -11,7 +11,7 @@ import pytest
 
 from moengage_provider.exceptions import MoEngageRateLimitWait, MoEngageServerError
 from moengage_provider.rate_limits import next_window_start
-from moengage_provider.retry_policy import MoEngageRetryPolicy
+from tests.conftest import AIRFLOW_3_3_PLUS, requires_airflow_3_3
 from tests.dagrun import run_dag
 
 SOURCE = """
@@ -121,7 +121,10 @@ def test_retry_after_header_is_honoured(chain_dag, moengage_sandbox, capfd):
     assert len(moengage_sandbox.triggers) == 2
 
 
+@requires_airflow_3_3
 def test_retry_policy_retries_a_long_rate_limit_wait_exactly_when_the_window_reopens():
+    from moengage_provider.retry_policy import MoEngageRetryPolicy
+
     policy = MoEngageRetryPolicy()
     decision = policy.evaluate(MoEngageRateLimitWait("wait", wait_seconds=754.0), try_number=1, max_tries=3)
     assert decision.action.value == "retry"
@@ -132,11 +135,36 @@ def test_retry_policy_retries_a_long_rate_limit_wait_exactly_when_the_window_reo
     assert policy.evaluate(KeyError("x"), 1, 3).action.value == "default"
 
 
+@requires_airflow_3_3
 def test_operator_uses_the_retry_policy_by_default():
     from moengage_provider.operators.business_event import TriggerBusinessEventOperator
+    from moengage_provider.retry_policy import MoEngageRetryPolicy
 
     op = TriggerBusinessEventOperator(task_id="t", event_name="E", event_attributes={})
     assert isinstance(op.retry_policy, MoEngageRetryPolicy)
+
+
+@pytest.mark.skipif(AIRFLOW_3_3_PLUS, reason="Airflow 3.3+ has RetryPolicy")
+@pytest.mark.moengage_sandbox(hourly_limit=0, hour_seconds=3600.0)
+def test_below_airflow_3_3_a_long_wait_retries_after_retry_delay_and_says_so(
+    chain_dag, moengage_sandbox, capfd
+):
+    extra = "deferrable=False, retries=1, retry_delay=datetime.timedelta(seconds=0),"
+    result = run_dag(chain_dag(1, window=3600, extra=extra))
+    assert result.tasks["fire_0"] == ("failed", 2)
+    log = "".join(capfd.readouterr())
+    assert "This Airflow has no retry policies (added in 3.3)" in log
+    assert "Enable retries (retries >= 1) or deferrable=True" in log  # the retry was refused too
+    assert moengage_sandbox.triggers == []
+
+
+@pytest.mark.skipif(AIRFLOW_3_3_PLUS, reason="Airflow 3.3+ has RetryPolicy")
+def test_below_airflow_3_3_the_operator_falls_back_to_plain_retries():
+    from moengage_provider.operators.business_event import TriggerBusinessEventOperator
+
+    op = TriggerBusinessEventOperator(task_id="t", event_name="E", event_attributes={}, retries=2)
+    assert getattr(op, "retry_policy", None) is None
+    assert op.retries == 2
 
 
 def test_next_window_is_the_top_of_the_next_hour():

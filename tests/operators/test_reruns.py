@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 
+from tests.conftest import AIRFLOW_3_3_PLUS, requires_airflow_3_3
 from tests.dagrun import run_airflow, run_dag
 
 SOURCE = """
@@ -43,6 +44,7 @@ def clear_and_rerun(dag_id: str, run_id: str, *task_test_args: str) -> str:
     return run_airflow("tasks", "test", dag_id, "fire", run_id, *task_test_args)
 
 
+@requires_airflow_3_3
 def test_cleared_and_rerun_task_does_not_send_again(rerun_dag, moengage_sandbox):
     dag = rerun_dag()
     result = run_dag(dag)
@@ -55,6 +57,7 @@ def test_cleared_and_rerun_task_does_not_send_again(rerun_dag, moengage_sandbox)
     assert "deduplicate=False" in log
 
 
+@requires_airflow_3_3
 def test_changed_payload_is_sent_and_said_so(rerun_dag, moengage_sandbox):
     dag = rerun_dag()
     result = run_dag(dag)
@@ -70,6 +73,7 @@ def test_deduplicate_false_sends_again(rerun_dag, moengage_sandbox):
     assert len(moengage_sandbox.triggers) == 2
 
 
+@requires_airflow_3_3
 def test_retry_after_an_unknown_outcome_resends_by_default_and_says_why(rerun_dag, moengage_sandbox, capfd):
     moengage_sandbox.fail_next(500)
     result = run_dag(rerun_dag())
@@ -80,6 +84,7 @@ def test_retry_after_an_unknown_outcome_resends_by_default_and_says_why(rerun_da
     assert "if_outcome_unknown='resend': sending again" in log
 
 
+@requires_airflow_3_3
 def test_unknown_outcome_skip_does_not_resend(rerun_dag, moengage_sandbox, capfd):
     moengage_sandbox.drop_next(accept=True)
     result = run_dag(rerun_dag('if_outcome_unknown="skip",'))
@@ -90,6 +95,7 @@ def test_unknown_outcome_skip_does_not_resend(rerun_dag, moengage_sandbox, capfd
     assert "if_outcome_unknown='skip': not sending again" in "".join(capfd.readouterr())
 
 
+@requires_airflow_3_3
 def test_unknown_outcome_fail_stops_for_a_human(rerun_dag, moengage_sandbox, capfd):
     moengage_sandbox.fail_next(504)
     result = run_dag(rerun_dag('if_outcome_unknown="fail",'))
@@ -105,3 +111,13 @@ def test_failure_known_to_deliver_nothing_leaves_no_doubt(rerun_dag, moengage_sa
     log = "".join(capfd.readouterr())
     assert "may have delivered" not in log
     assert len(moengage_sandbox.triggers) == 1
+
+
+@pytest.mark.skipif(AIRFLOW_3_3_PLUS, reason="Airflow 3.3+ has the task state store")
+def test_without_a_task_state_store_reruns_resend_and_say_so(rerun_dag, moengage_sandbox):
+    dag = rerun_dag()
+    result = run_dag(dag)
+    assert result.tasks["fire"][0] == "success"
+    log = clear_and_rerun(dag.dag_id, result.run_id)  # a fresh process: the warning is once per process
+    assert len(moengage_sandbox.triggers) == 2
+    assert "This Airflow has no task state store (added in 3.3)" in log

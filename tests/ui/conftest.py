@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tests.conftest import AIRFLOW_3_2_PLUS, AIRFLOW_VERSION
 from tests.ui.support import ARTIFACTS, CHROMIUM_ARGS, INSTALL_HINT, ApiServer, find_chromium, unavailable
 
 if TYPE_CHECKING:
@@ -41,6 +42,12 @@ def browser(chromium_path: str) -> Iterator[Browser]:
 @pytest.fixture(scope="session")
 def api_server(airflow_db: Any) -> Iterator[ApiServer]:
     """``airflow api-server`` on a free port of 127.0.0.1, with this session's Airflow home and DB."""
+    if not AIRFLOW_3_2_PLUS:
+        pytest.skip(
+            "Airflow reads the MoEngage connection form from provider info (conn-fields, "
+            f"ui-field-behaviour) from 3.2 on; Airflow {AIRFLOW_VERSION} shows its generic form, and its "
+            "REST API wants a token even with simple_auth_manager_all_admins"
+        )
     server = ApiServer(ARTIFACTS / "api-server.log").start()
     try:
         yield server

@@ -60,8 +60,8 @@ with DAG(
     @task
     def summarize_new_episodes(triggering_asset_events: Any, params: dict[str, Any]) -> dict[str, Any]:
         """The episodes of the load(s) that triggered this run, read back from the catalog."""
+        from airflow.providers.common.compat.sdk import AirflowSkipException
         from airflow.sdk import BaseHook
-        from airflow.sdk.exceptions import AirflowSkipException
 
         hook = BaseHook.get_hook(CATALOG_CONN_ID)
         events = triggering_asset_events.get(NEW_EPISODES, []) if triggering_asset_events else []

@@ -54,7 +54,7 @@ def read_episodes(path: Path) -> list[tuple[Any, ...]]:
     """The CSV's rows, typed, in COLUMNS order; a bad row fails the load before anything is written."""
     import csv
 
-    from airflow.sdk.exceptions import AirflowFailException
+    from airflow.providers.common.compat.sdk import AirflowFailException
 
     rows = []
     with path.open(newline="", encoding="utf-8") as fh:
@@ -122,8 +122,8 @@ with DAG(
     @task(outlets=[NEW_EPISODES])
     def check_load(loaded: dict[str, Any], run_id: str, outlet_events: Any) -> dict[str, Any]:
         """Count what this run committed; update the asset only when it added episodes."""
+        from airflow.providers.common.compat.sdk import AirflowFailException, AirflowSkipException
         from airflow.sdk import BaseHook
-        from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
         hook = BaseHook.get_hook(CATALOG_CONN_ID)
         (new,) = hook.get_first(

@@ -71,7 +71,7 @@ def read_restocks(path: Path) -> list[tuple[Any, ...]]:
     """The CSV's rows, typed, in COLUMNS order; a bad row fails the load before anything is written."""
     import csv
 
-    from airflow.sdk.exceptions import AirflowFailException
+    from airflow.providers.common.compat.sdk import AirflowFailException
 
     rows = []
     with path.open(newline="", encoding="utf-8") as fh:
@@ -144,8 +144,8 @@ with DAG(
     @task
     def plan_announcements(loaded: dict[str, Any], params: dict[str, Any], run_id: str) -> list[dict]:
         """One attribute set per product this run added; skip when none, fail when over budget."""
+        from airflow.providers.common.compat.sdk import AirflowFailException, AirflowSkipException
         from airflow.sdk import BaseHook
-        from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
         hook = BaseHook.get_hook(CATALOG_CONN_ID)
         new = hook.get_records(

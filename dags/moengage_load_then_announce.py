@@ -69,7 +69,7 @@ def read_titles(path: Path) -> list[tuple[Any, ...]]:
     """The CSV's rows, typed, in COLUMNS order; a bad row fails the load before anything is written."""
     import csv
 
-    from airflow.sdk.exceptions import AirflowFailException
+    from airflow.providers.common.compat.sdk import AirflowFailException
 
     rows = []
     with path.open(newline="", encoding="utf-8") as fh:
@@ -140,8 +140,8 @@ with DAG(
     @task
     def check_load(loaded: dict[str, Any], run_id: str) -> dict[str, Any]:
         """Read back what this run committed; skip (no event) when it added nothing."""
+        from airflow.providers.common.compat.sdk import AirflowFailException, AirflowSkipException
         from airflow.sdk import BaseHook
-        from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
         hook = BaseHook.get_hook(CATALOG_CONN_ID)
         new = hook.get_records(

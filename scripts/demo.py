@@ -534,6 +534,11 @@ def run_in_process(dag_ids: list[str], results: Path, record_file: Path) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Airflow before 3.2 logs alembic's plugin set-up at INFO whenever Airflow is imported (3.2+ sets
+    # this logger to WARN itself); keep those lines out of the demo's console.
+    import logging
+
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].strip())
     parser.add_argument(
         "--home",

@@ -26,6 +26,7 @@ SAMPLE_DAG_IDS = {
     "moengage_asset_load_episodes",
     "moengage_asset_announce_episodes",
     "moengage_event_per_item",
+    "moengage_notify_price_list",
 }
 TRIGGER_CLASS = "TriggerBusinessEventOperator"
 
@@ -177,16 +178,23 @@ def test_sample_follows_the_conventions_it_teaches(sample_dags, dag_id: str):
 
 
 def test_each_messaging_dag_fires_one_declared_event(sample_dags):
+    from moengage_provider.notifications.moengage import MoEngageBusinessEventNotifier
+
     declared = json.loads((REPO / "dags" / "data" / "moengage_events.json").read_text())["events"]
     fired = {}
     for dag_id, dag in sample_dags.items():
         for trigger in _trigger_tasks(dag):
             kwargs = trigger.partial_kwargs if hasattr(trigger, "partial_kwargs") else vars(trigger)
             fired[dag_id] = kwargs["event_name"]
+        for task in dag.tasks:
+            for callback in task.on_success_callback or []:
+                if isinstance(callback, MoEngageBusinessEventNotifier):
+                    fired[dag_id] = callback.event_name
     assert fired == {
         "moengage_load_then_announce": "NewTitlesAdded",
         "moengage_asset_announce_episodes": "NewEpisodesAvailable",
         "moengage_event_per_item": "BackInStock",
+        "moengage_notify_price_list": "PriceListPublished",
     }
     assert set(fired.values()) == set(declared)
 

@@ -530,3 +530,46 @@ def test_event_per_item_burst_refused_for_the_rate_limit_waits_and_sends_each_ev
     log = "".join(capfd.readouterr())
     assert "MoEngage rate limit hit for 'BackInStock' (HTTP 429" in log
     assert "deferring (worker slot released)" in log
+
+
+# -- 5. a notifier in a success callback -------------------------------------------------------------
+
+
+def test_notify_price_list_fires_one_event_from_the_success_callback(sample_dag, moengage_sandbox):
+    dag = sample_dag("moengage_notify_price_list")
+    result = run_dag(dag, logical_date=dt.datetime(2024, 6, 21, tzinfo=dt.timezone.utc))
+
+    assert result.state == "success"
+    assert result.tasks["publish_price_list"] == ("success", 1)
+    (trigger,) = moengage_sandbox.triggers
+    assert trigger["event_name"] == "PriceListPublished"
+    assert trigger["triggered_by"] == "merchandising@example.com"
+    rows = read_csv("restocked_products.csv")
+    assert trigger["event_attributes"] == {
+        "products": len(rows),
+        "categories": sorted({r["category"] for r in rows}),
+        "cheapest_price": min(float(r["price"]) for r in rows),
+        "published_on": "2024-06-21",
+    }
+    assert json_types(trigger["event_attributes"]) == {
+        "products": "int",
+        "categories": "list[str]",
+        "cheapest_price": "float",
+        "published_on": "str",
+    }
+    # The event follows the task's success: it reached MoEngage after the task returned its value.
+    assert result.xcom["publish_price_list"] == trigger["event_attributes"]
+
+
+def test_notify_price_list_sends_nothing_when_the_task_fails(
+    sample_dag, moengage_sandbox, monkeypatch, tmp_path
+):
+    dag = sample_dag("moengage_notify_price_list")
+    for task in dag.tasks:
+        task.retries = 0
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("")  # the price list cannot be written under a file: the task fails
+    monkeypatch.setenv("AIRFLOW_HOME", str(blocked))
+    result = run_dag(dag)
+    assert result.tasks["publish_price_list"][0] == "failed"
+    assert moengage_sandbox.requests == []

@@ -105,6 +105,12 @@ def validate_triggered_by(triggered_by: object) -> str | None:
             "triggered_by", f"must be an email address string or None, got {type(triggered_by).__name__}."
         )
     email = _plain_text(triggered_by, "triggered_by", name=True)  # type: ignore[arg-type]
+    if not email.isascii():
+        raise InvalidBusinessEventError(
+            "triggered_by",
+            f"{_short(repr(email))} is not plain ASCII; MoEngage takes RFC 5321 addresses (write an "
+            "internationalized domain in its xn-- form).",
+        )
     from email_validator import EmailNotValidError, validate_email
 
     try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import datetime as dt
 import decimal
+import functools
 import json
 import math
 import numbers
@@ -47,28 +48,31 @@ class PreparedTrigger:
 
 def _plain_text(value: str, where: str, *, name: bool) -> str:
     """A plain ``str`` copy (a subclass's overrides never run), refusing what strict JSON readers refuse."""
-    text = str.__str__(value)
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as err:
-        raise InvalidBusinessEventError(
-            where,
-            f"holds a lone surrogate (U+{ord(text[err.start]):04X} at position {err.start}), which UTF-8 "
-            "cannot carry; the text was probably decoded wrongly upstream.",
-        ) from None
+    text = value if type(value) is str else str.__str__(value)
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as err:
+            raise InvalidBusinessEventError(
+                where,
+                f"holds a lone surrogate (U+{ord(text[err.start]):04X} at position {err.start}), which "
+                "UTF-8 cannot carry; the text was probably decoded wrongly upstream.",
+            ) from None
     if "\x00" in text:
-        raise InvalidBusinessEventError(
-            where, "holds a NUL character (U+0000), which many JSON readers refuse."
-        )
-    if name:
+        raise InvalidBusinessEventError(where, "holds a NUL character (U+0000), which many JSON readers refuse.")
+    if name and not text.isprintable():  # fast path: printable text holds none of the refused categories
         for position, char in enumerate(text):
-            if unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp"):
+            if unicodedata.category(char) in _INVISIBLE:
                 raise InvalidBusinessEventError(
                     where,
                     f"holds the invisible or control character U+{ord(char):04X} at position {position}; "
                     "names are matched exactly in MoEngage, so use visible characters only.",
                 )
     return text
+
+
+#: Unicode categories refused in names: controls, format characters (zero-width...), line separators.
+_INVISIBLE = frozenset({"Cc", "Cf", "Zl", "Zp"})
 
 
 def validate_event_name(event_name: object) -> str:
@@ -111,6 +115,19 @@ def validate_triggered_by(triggered_by: object) -> str | None:
             f"{_short(repr(email))} is not plain ASCII; MoEngage takes RFC 5321 addresses (write an "
             "internationalized domain in its xn-- form).",
         )
+    problem = _email_problem(email)
+    if problem:
+        raise InvalidBusinessEventError(
+            "triggered_by",
+            f"{_short(repr(email))} is not an email address MoEngage accepts ({problem}); use e.g. "
+            "'data-team@example.com' or leave it unset.",
+        )
+    return email
+
+
+@functools.lru_cache(maxsize=256)
+def _email_problem(email: str) -> str:
+    """Why ``email`` is refused ('' when it is fine); cached: a DAG sends from a handful of addresses."""
     from email_validator import EmailNotValidError, validate_email
 
     try:
@@ -123,12 +140,8 @@ def validate_triggered_by(triggered_by: object) -> str | None:
             allow_display_name=False,
         )
     except EmailNotValidError as err:
-        raise InvalidBusinessEventError(
-            "triggered_by",
-            f"{email!r} is not an email address MoEngage accepts ({err}); use e.g. "
-            "'data-team@example.com' or leave it unset.",
-        ) from None
-    return email
+        return str(err)
+    return ""
 
 
 def _short(value: Any, limit: int = 60) -> str:
@@ -160,6 +173,12 @@ def _bounded(number: int, where: str) -> int:
 
 def _normalize_scalar(value: Any, where: str) -> Any:
     kind = type(value)  # never isinstance(): a hostile __class__ could raise
+    if kind is str:
+        return _plain_text(value, where, name=False)
+    if kind is int:
+        return _bounded(value, where)
+    if kind is float:
+        return _finite(value, value, where)
     if issubclass(kind, bool):
         raise InvalidBusinessEventError(
             where,
@@ -219,6 +238,8 @@ def _normalize_scalar(value: Any, where: str) -> Any:
 
 def _normalize_value(value: Any, where: str) -> Any:
     try:
+        if type(value) is str:
+            return _plain_text(value, where, name=False)
         if issubclass(type(value), (list, tuple)):
             return [_normalize_scalar(item, f"{where}[{index}]") for index, item in enumerate(list(value))]
         return _normalize_scalar(value, where)
@@ -278,10 +299,22 @@ def normalize_event_attributes(event_attributes: object) -> dict[str, Any]:
         raise InvalidBusinessEventError("event_attributes", f"could not be read: {_failure(err)}.") from None
     normalized: dict[str, Any] = {}
     for key, value in items:
-        name = _attribute_name(key)
+        # Fast path for the usual case (plain ASCII name, plain value); anything else takes the full checks.
+        if type(key) is str and key.isascii() and key.isprintable() and key and not key.isspace():
+            name = key
+        else:
+            name = _attribute_name(key)
         if name in normalized:
             raise InvalidBusinessEventError(f"event_attributes.{name}", "appears twice.")
-        normalized[name] = _normalize_value(value, f"event_attributes.{name}")
+        kind = type(value)
+        if (
+            (kind is str and value.isascii() and "\x00" not in value)
+            or (kind is int and INT_MIN <= value <= INT_MAX)
+            or (kind is float and math.isfinite(value))
+        ):
+            normalized[name] = value
+        else:
+            normalized[name] = _normalize_value(value, f"event_attributes.{name}")
     return normalized
 
 
@@ -376,7 +409,10 @@ def build_trigger_payload(
 
 def encode_body(body: Mapping[str, Any]) -> bytes:
     """The exact bytes sent: compact UTF-8 JSON, non-ASCII kept as is, NaN refused."""
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+    return _ENCODER.encode(body).encode("utf-8")
+
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 def attributes_from_rendered(value: Any) -> Any:

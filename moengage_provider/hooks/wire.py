@@ -9,6 +9,7 @@ sends, and asks :func:`error_for_response` / :func:`error_for_failure` what happ
 from __future__ import annotations
 
 import email.utils
+import json
 import re
 import time
 from typing import TYPE_CHECKING, Any
@@ -26,8 +27,8 @@ def parse_response(response: Response, endpoint: str) -> dict[str, Any]:
     status = response.status_code
     if 200 <= status < 300:
         try:
-            parsed = response.json()
-        except ValueError:
+            parsed = json.loads(response.content)  # bytes: no charset guessing, unlike response.json()
+        except (ValueError, TypeError):
             parsed = None
         if isinstance(parsed, dict):
             return parsed

@@ -59,7 +59,9 @@ def _plain_text(value: str, where: str, *, name: bool) -> str:
                 "UTF-8 cannot carry; the text was probably decoded wrongly upstream.",
             ) from None
     if "\x00" in text:
-        raise InvalidBusinessEventError(where, "holds a NUL character (U+0000), which many JSON readers refuse.")
+        raise InvalidBusinessEventError(
+            where, "holds a NUL character (U+0000), which many JSON readers refuse."
+        )
     if name and not text.isprintable():  # fast path: printable text holds none of the refused categories
         for position, char in enumerate(text):
             if unicodedata.category(char) in _INVISIBLE:

@@ -240,7 +240,9 @@ def after_attempt(
       a rate-limit refusal also remembers since when it waits (``waiting``, or still ``unknown``).
     """
     if outcome is Outcome.DELIVERED:
-        return replace(attempt, status="delivered", delivered_at=now, result=result, reason=None)
+        return replace(
+            attempt, status="delivered", delivered_at=now, result=result, reason=None, rate_limited_since=None
+        )
     if outcome is Outcome.UNKNOWN:
         return replace(attempt, status="unknown", reason=reason)
     earlier = plan.previous if plan.same else None
@@ -249,6 +251,8 @@ def after_attempt(
     since = attempt.rate_limited_since or now
     if earlier is not None and earlier.in_doubt:
         return replace(earlier, status="unknown", rate_limited_since=since)
+    if earlier is not None and earlier.status == "delivered":  # a resend (deduplicate=False) waits
+        return replace(earlier, rate_limited_since=since)
     return replace(attempt, status="waiting", rate_limited_since=since)
 
 

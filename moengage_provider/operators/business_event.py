@@ -289,7 +289,7 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
                 store.save(record)
                 plan = Plan(Action.SEND, record, same=True)
                 self._wait_for_rate_limit(
-                    context, err, (record and record.rate_limited_since) or utc_now_iso()
+                    context, err, (record and record.rate_limited_since) or utc_now_iso(), record
                 )
                 continue
             except MoEngageError as err:
@@ -329,9 +329,20 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
             )
 
     def _wait_for_rate_limit(
-        self, context: Context, err: MoEngageRateLimitError, rate_limited_since: str
+        self,
+        context: Context,
+        err: MoEngageRateLimitError,
+        rate_limited_since: str,
+        record: DeliveryRecord | None = None,
     ) -> None:
         from moengage_provider.rate_limits import LIMITS_TEXT, format_duration, rate_limit_wait
+
+        nothing = "Nothing was delivered."
+        if record is not None and record.status == "unknown":  # keep the history: an earlier try may have
+            nothing = (
+                f"This try delivered nothing, but an earlier try at {record.attempted_at} may have delivered "
+                f"business event {record.event_name!r} ({record.reason or 'it ended while in flight'})."
+            )
 
         now = dt.datetime.now(dt.timezone.utc)
         seconds, until, reason = rate_limit_wait(
@@ -344,7 +355,7 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
                 f"window opens at {until:%Y-%m-%d %H:%M:%S} UTC, past max_rate_limit_wait="
                 f"{format_duration(self.max_rate_limit_wait.total_seconds())}. {LIMITS_TEXT}. "
                 "Spread triggers out, batch items into fewer events, or raise max_rate_limit_wait. "
-                "Nothing was delivered."
+                f"{nothing}"
             )
         how = (
             "deferring (worker slot released)"
@@ -376,7 +387,7 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
             raise AirflowFailException(
                 f"MoEngage rate limit: the next window opens at {until:%Y-%m-%d %H:%M:%S} UTC, but this "
                 "task has no retries left to wait for it without holding a worker. Enable retries "
-                "(retries >= 1) or deferrable=True. Nothing was delivered."
+                f"(retries >= 1) or deferrable=True. {nothing}"
             )
         retry_delay = self.retry_delay.total_seconds() if self.retry_delay else 0.0
         if getattr(self, "retry_policy", None) is None and retry_delay < seconds:

@@ -445,5 +445,5 @@ def test_an_unexpected_error_while_sending_is_classified_as_unknown(monkeypatch)
 def test_missing_connection_is_a_configuration_error_naming_it(monkeypatch):
     monkeypatch.delenv("AIRFLOW_CONN_MOENGAGE_NOPE", raising=False)
     with pytest.raises(MoEngageConfigurationError, match="'moengage_nope' does not exist") as info:
-        MoEngageHook("moengage_nope").settings
+        _ = MoEngageHook("moengage_nope").settings
     assert "AIRFLOW_CONN_MOENGAGE_NOPE='moengage://" in str(info.value)

@@ -200,22 +200,28 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
 
     def _deliver(self, context: Context, prepared: PreparedTrigger) -> dict[str, Any]:
         """Ask the delivery record what this try does, do it, and report how the try ended, once."""
-        store = DeliveryStore.from_context(context)
-        self._warn_if_reruns_can_resend(store)
-        settings = self.hook.settings
-        fingerprint = payload_fingerprint(
-            prepared.data, workspace_id=settings.workspace_id, base_url=settings.base_url
-        )
-        plan = plan_try(store.load(), fingerprint, self.delivery_settings)
+        plan: Plan | None = None
         sent: list[Outcome] = []
+
+        def finished(result: dict[str, Any] | None = None, error: BaseException | None = None) -> None:
+            doubt = bool(plan and plan.same and plan.previous and plan.previous.in_doubt)
+            last = sent[-1] if sent else None
+            action = plan.action if plan is not None else Action.SEND
+            self._try_finished(TryResult(prepared.event_name, action, last, result, error, doubt))
+
         try:
+            store = DeliveryStore.from_context(context)
+            self._warn_if_reruns_can_resend(store)
+            settings = self.hook.settings  # a missing or unusable connection fails here, on the first try
+            fingerprint = payload_fingerprint(
+                prepared.data, workspace_id=settings.workspace_id, base_url=settings.base_url
+            )
+            plan = plan_try(store.load(), fingerprint, self.delivery_settings)
             result = self._carry_out(context, store, plan, fingerprint, prepared, sent)
         except Exception as err:  # a deferral (TaskDeferred) is not the end of a try and passes through
-            self._try_finished(
-                TryResult(prepared.event_name, plan.action, sent[-1] if sent else None, error=err)
-            )
+            finished(error=err)
             raise
-        self._try_finished(TryResult(prepared.event_name, plan.action, sent[-1] if sent else None, result))
+        finished(result)
         return result
 
     def _try_finished(self, result: TryResult) -> None:

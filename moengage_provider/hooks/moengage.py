@@ -76,7 +76,7 @@ class MoEngageConnectionSettings:
     host_override: bool = False
     transport_extra: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
-    @property
+    @cached_property
     def host(self) -> str:
         """The host (and port) requests go to, for log lines."""
         return urlsplit(self.base_url).netloc

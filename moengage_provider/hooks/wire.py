@@ -164,9 +164,9 @@ def failure_kind(err: BaseException) -> Failure:
 
 _FAILURE_TEXT = {
     Failure.REFUSED: "Could not connect to MoEngage ({target}): {cause}",
-    Failure.DNS: "Could not resolve MoEngage's host ({target}): {cause}",
+    Failure.DNS: "Could not connect to MoEngage ({target}): {cause}",
     Failure.CONNECT_TIMEOUT: "Could not connect to MoEngage ({target}) within {connect:g} s",
-    Failure.PROXY: "Could not reach the proxy for MoEngage ({target}): {cause}",
+    Failure.PROXY: "Could not connect to MoEngage ({target}) through the proxy: {cause}",
     Failure.TLS: "TLS handshake with {host} failed ({cause}). Check the host, or the connection's "
     "'verify'/'cert' extras",
     Failure.READ_TIMEOUT: "MoEngage did not answer {target} within {read:g} s after the request was sent",

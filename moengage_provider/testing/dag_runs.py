@@ -51,11 +51,15 @@ def run_dag(sb: MoEngageSandbox, dag: Any, **test_kwargs: Any) -> Any:
     state = str(getattr(dag_run, "state", "") or "")
     if state.endswith("success"):
         return dag_run
+    from airflow.utils.session import create_session
+
     failed = []
-    for ti in dag_run.get_task_instances():
-        ti_state = str(ti.state or "")
-        if ti_state.split(".")[-1] in _FAILED_STATES:
-            failed.append(f"{ti.task_id} ({ti_state.split('.')[-1]}, try {ti.try_number})")
+    with create_session() as session:
+        for ti in dag_run.get_task_instances(session=session):
+            ti_state = str(ti.state or "").split(".")[-1]
+            if ti_state in _FAILED_STATES:
+                where = ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"
+                failed.append(f"{where} ({ti_state}, try {ti.try_number})")
     tasks = ", ".join(failed) or "no task marked failed"
     raise DagRunFailed(
         f"DAG run {dag.dag_id!r} ended {state.split('.')[-1] or 'without a state'}; failed tasks: {tasks}.\n"

@@ -69,9 +69,9 @@ def deliberate_difference(path: str, body: Any, sb: MoEngageSandbox) -> str | No
             return "an existing event name is refused (documented: names are unique)"
         if not _email_ok(body.get("created_by")):
             return "created_by must look like name@domain.tld"
-    if path == "/business_event/trigger" and body.get("triggered_by") is not None:
-        if not _email_ok(body["triggered_by"]):
-            return "triggered_by must look like name@domain.tld"
+    triggered_by = body.get("triggered_by")
+    if path == "/business_event/trigger" and triggered_by is not None and not _email_ok(triggered_by):
+        return "triggered_by must look like name@domain.tld"
     if path == "/business_event/search" and not (body.get("event_ids") or body.get("event_names")):
         return "at least one of event_ids or event_names (the spec says so in prose only)"
     text = json.dumps(body)

@@ -120,15 +120,22 @@ class SpawnedSandbox:
         threading.Thread(
             target=self._pump, args=(ready,), name="moengage-sandbox-output", daemon=True
         ).start()
-        if not ready.wait(self.start_timeout) or not self.url:
+        listened = ready.wait(self.start_timeout) and bool(self.url)
+        if not listened:
             code = self.proc.poll()
-            self.stop()
+            if code is None and ready.is_set():  # stdout closed: the process is exiting, reap it
+                try:
+                    code = self.proc.wait(timeout=STOP_TIMEOUT)
+                except subprocess.TimeoutExpired:
+                    code = None
             why = (
                 f"exited with code {code}"
                 if code is not None
                 else f"did not listen within {self.start_timeout:.0f} s"
             )
-            raise SandboxStartError(f"the MoEngage sandbox process {why}.\n{self._diagnostics()}")
+            diagnostics = self._diagnostics()
+            self.stop()
+            raise SandboxStartError(f"the MoEngage sandbox process {why}.\n{diagnostics}")
         return self
 
     def _pump(self, ready: threading.Event) -> None:

@@ -325,20 +325,34 @@ class MoEngageSandbox:
             return copy.deepcopy(state)
 
     # -- faults -----------------------------------------------------------------------------------
-    def fail_next(self, status: int, **kwargs: Any) -> None:
-        """Answer the next ``count`` API requests (only those to ``path``, if given) with ``status``.
-        Keywords: ``count=1, body=None, content_type=None, path=None, headers=None``."""
-        self._faults.fail(status, **kwargs)
+    def fail_next(
+        self,
+        status: int,
+        *,
+        count: int = 1,
+        body: str | bytes | Mapping[str, Any] | list[Any] | None = None,
+        content_type: str | None = None,
+        path: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        """Answer the next ``count`` API requests (only those to ``path``, if given) with ``status``."""
+        self._faults.fail(
+            status, count=count, body=body, content_type=content_type, path=path, headers=headers
+        )
 
-    def stall_next(self, seconds: float, **kwargs: Any) -> None:
+    def stall_next(
+        self, seconds: float, *, count: int = 1, path: str | None = None, after_body: bool = True
+    ) -> None:
         """Wait ``seconds`` before answering the next ``count`` API requests, then process them
-        normally unless the client went away meanwhile. Keywords: ``count, path, after_body``."""
-        self._faults.stall(seconds, **kwargs)
+        normally unless the client went away meanwhile."""
+        self._faults.stall(seconds, count=count, path=path, after_body=after_body)
 
-    def drop_next(self, **kwargs: Any) -> None:
+    def drop_next(
+        self, *, count: int = 1, path: str | None = None, after_body: bool = True, accept: bool = False
+    ) -> None:
         """Close the connection of the next ``count`` API requests without answering. With
         ``accept=True`` (needs ``after_body=True``) the request is processed (and recorded) first."""
-        self._faults.drop(**kwargs)
+        self._faults.drop(count=count, path=path, after_body=after_body, accept=accept)
 
     def pending_faults(self) -> int:
         """How many faulted requests are still to come."""

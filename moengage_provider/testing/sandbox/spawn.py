@@ -7,6 +7,7 @@ and stops the process by its PID. ``scripts/demo.py``, ``scripts/bench`` and the
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -143,7 +144,8 @@ class SpawnedSandbox:
         for line in self.proc.stdout:
             self.output.append(line)
             if self._on_output is not None:
-                self._on_output(line)
+                with contextlib.suppress(Exception):  # a failing callback must not stop the draining
+                    self._on_output(line)
             if line.startswith(LISTENING) and not ready.is_set():
                 self.url = line[len(LISTENING) :].strip()
                 ready.set()

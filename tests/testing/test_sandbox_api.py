@@ -96,7 +96,7 @@ def test_create_then_search_then_trigger_in_strict_mode(sandbox: MoEngageSandbox
     assert event["event_attributes"] == create["event_attributes"]
     assert event["created_by"] == "john.doe@example.com"
     assert event["total_trigger"] == 0 and "last_received_time" not in event
-    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}$", event["created_at"])
+    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$", event["created_at"])
 
     # A created event counts as declared with an active campaign, even in strict mode.
     fired = trigger(sandbox, {"event_name": "NameOfOTTSeries", "event_attributes": {"budget": 1.5}})

@@ -143,3 +143,27 @@ def test_sandbox_conforms_to_the_published_openapi(conformance_sandbox: MoEngage
     run()
     assert sb.running
     assert len(sb.triggers) >= before
+
+
+def test_search_results_with_counters_match_the_spec_schema(make_sandbox) -> None:
+    """Random names rarely hit an event: search known ones, triggered and not, and validate the answer."""
+    events = {
+        "Fired": {"attributes": {"season": "string", "cast": "array"}, "active_campaign": True},
+        "NeverFired": {"attributes": {"released_on": "date"}, "active_campaign": True},
+    }
+    sb = make_sandbox(workspace_id=WORKSPACE, api_key=KEY, events=events, permissive=False)
+    trigger = OPERATIONS["/business_event/trigger"].Case(
+        body={"event_name": "Fired", "event_attributes": {"season": "S1", "cast": ["A"]}},
+        media_type="application/json",
+    )
+    response = trigger.call(base_url=sb.url + "/v1.0", headers={"Authorization": AUTH}, timeout=10)
+    assert response.status_code == 200
+    trigger.validate_response(response, headers={"Authorization": AUTH})
+    search = OPERATIONS["/business_event/search"].Case(
+        body={"event_names": ["Fired", "NeverFired"]}, media_type="application/json"
+    )
+    response = search.call(base_url=sb.url + "/v1.0", headers={"Authorization": AUTH}, timeout=10)
+    search.validate_response(response, headers={"Authorization": AUTH})
+    data = {e["event_name"]: e for e in response.json()["data"]}
+    assert data["Fired"]["total_trigger"] == 1 and data["Fired"]["last_received_time"]
+    assert data["NeverFired"]["total_trigger"] == 0 and "last_received_time" not in data["NeverFired"]

@@ -25,7 +25,7 @@ def counters(sb: MoEngageSandbox, name: str) -> tuple[int, str | None]:
 
 
 def iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, tz=timezone.utc).replace(tzinfo=None).isoformat(timespec="microseconds")
+    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat(timespec="microseconds")
 
 
 def test_counters_count_exactly_what_was_accepted(make_sandbox: Callable[..., MoEngageSandbox]) -> None:

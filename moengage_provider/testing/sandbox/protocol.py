@@ -166,5 +166,6 @@ def iso_utc(ts: float) -> str:
 
 
 def naive_iso(ts: float) -> str:
-    """The documented search timestamp style: '2023-05-29T18:36:52.390000' (UTC, no zone)."""
-    return datetime.fromtimestamp(ts, tz=timezone.utc).replace(tzinfo=None).isoformat(timespec="microseconds")
+    """Search timestamps: the documented example's style plus the zone its schema requires
+    (``format: date-time``, RFC 3339): '2023-05-29T18:36:52.390000+00:00'."""
+    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat(timespec="microseconds")

@@ -426,7 +426,7 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
             if _is_literal(self.event_name):
                 validate_event_name(self.event_name)
             if _is_literal(self.triggered_by):
-                validate_triggered_by(self.triggered_by)
+                validate_triggered_by(self.triggered_by, strict=False)  # strictly at run time
             if not isinstance(self.event_attributes, str) and _is_literal(self.event_attributes):
                 normalize_event_attributes(self.event_attributes)
         except InvalidBusinessEventError as err:

@@ -123,3 +123,15 @@ def test_rate_limit_log_has_no_request_id_none(fire_dag, moengage_sandbox, capfd
     log = "".join(capfd.readouterr())
     assert "MoEngage rate limit hit for 'NewSeriesAlert' (HTTP 429)" in log
     assert "request_id=None" not in log
+
+
+def test_an_email_a_strict_reader_refuses_fails_at_run_time_without_retries(
+    fire_dag, moengage_sandbox, capfd
+):
+    # Parse time checks only the shape (importing the strict validator would slow every DAG parse).
+    result = run_dag(fire_dag(extra='triggered_by="ops@example.invalid",'))
+    assert result.tasks["fire"] == ("failed", 1)
+    assert "triggered_by: 'ops@example.invalid' is not an email address MoEngage accepts" in "".join(
+        capfd.readouterr()
+    )
+    assert moengage_sandbox.requests == []

@@ -104,8 +104,10 @@ def test_total_wait_is_bounded_and_the_failure_names_both_limits(chain_dag, moen
     assert moengage_sandbox.triggers == []
 
 
-@pytest.mark.moengage_sandbox(hourly_limit=0, hour_seconds=3600.0)
 def test_long_wait_without_retries_says_to_enable_retries_or_deferral(chain_dag, moengage_sandbox, capfd):
+    # An hour's wait whatever the clock says: a clock-aligned window is under a minute away in the last
+    # minute of every hour, and that short wait would sleep in the worker and send again.
+    refuse_next_for_rate_limit(moengage_sandbox, headers={"Retry-After": "3600"})
     result = run_dag(chain_dag(1, window=3600, extra="deferrable=False, retries=0,"))
     assert result.tasks["fire_0"] == ("failed", 1)
     log = "".join(capfd.readouterr())

@@ -78,9 +78,12 @@ class MoEngageBusinessEventNotifier(PlainStringsStayPlain, BaseNotifier):
             )
         except InvalidBusinessEventError as err:
             raise MoEngageValidationError(err.field, err.problem) from None
-        self.hook.trigger_business_event(
-            body["event_name"], body["event_attributes"], body.get("triggered_by")
-        )
+        from moengage_provider import metrics
+
+        with metrics.trigger_request(body["event_name"], self.hook.settings.data_center):  # issue 15
+            self.hook.trigger_business_event(
+                body["event_name"], body["event_attributes"], body.get("triggered_by")
+            )
 
     async def async_notify(self, context: Context) -> None:
         await asyncio.to_thread(self.notify, context)

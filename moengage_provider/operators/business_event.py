@@ -88,12 +88,16 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
         ``Retry-After`` header last until the next window of this length.
     :param check_declared_attributes: Before sending, look the event up once in MoEngage (the search
         API, 100 requests/minute) and refuse attributes it does not declare or values of the wrong type.
+    :param lineage_include_values: Put the attribute values in the OpenLineage facet too; by default
+        lineage has the attribute names and JSON types only.
     """
 
     template_fields: Sequence[str] = ("event_name", "event_attributes", "triggered_by")
     template_fields_renderers: ClassVar[dict[str, str]] = {"event_attributes": "json"}
     ui_color = "#e9f1ff"
     operator_extra_links = (MoEngageDashboardLink(),)
+    #: Observability (issue 15): what this try sent and what came of it, for the lineage facets.
+    _lineage_report: dict[str, Any] | None = None
 
     def __init__(
         self,
@@ -108,6 +112,7 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
         max_rate_limit_wait: dt.timedelta = dt.timedelta(hours=3),
         rate_limit_window: dt.timedelta = dt.timedelta(hours=1),
         check_declared_attributes: bool = False,
+        lineage_include_values: bool = False,
         **kwargs: Any,
     ) -> None:
         if kwargs.get("retry_policy") is None:
@@ -132,6 +137,7 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
         self.max_rate_limit_wait = max_rate_limit_wait
         self.rate_limit_window = rate_limit_window
         self.check_declared_attributes = check_declared_attributes
+        self.lineage_include_values = lineage_include_values
         self._reject_bad_literals()
 
     @cached_property
@@ -176,9 +182,18 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
             raise MoEngageValidationError(err.field, err.problem) from None
 
     def _deliver(self, context: Context, body: dict[str, Any]) -> dict[str, Any]:
+        from moengage_provider import metrics
+
         store = DeliveryStore.from_context(context)
         self._warn_if_reruns_can_resend(store)
         settings = self.hook.settings
+        # Observability (issue 15): metrics.* calls mark where outcomes are decided; `report` feeds lineage.
+        report = self._lineage_report = {
+            "body": body,
+            "workspace_id": settings.workspace_id,
+            "data_center": settings.data_center,
+            "host": settings.host,
+        }
         fingerprint = payload_fingerprint(
             body, workspace_id=settings.workspace_id, base_url=settings.base_url
         )
@@ -192,8 +207,14 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
                 body["event_name"],
                 previous.delivered_at,
             )
+            metrics.deduplicated(body["event_name"], settings.data_center, reason="rerun")
+            report["outcome"] = "deduplicated"
             return previous.result or {}
         if previous is not None and same and previous.status in ("sending", "unknown"):
+            metrics.unknown_resolved(
+                body["event_name"], settings.data_center, resolution=self.if_outcome_unknown
+            )
+            report["outcome"] = "unknown"
             if self._handle_unknown_outcome(previous, body):
                 return self._record_result(
                     store, previous, fingerprint, body, {"message": None}, skipped=True
@@ -215,9 +236,10 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
             )
             store.save(attempt)
             try:
-                answer = self.hook.trigger_business_event(
-                    body["event_name"], body["event_attributes"], body.get("triggered_by")
-                )
+                with metrics.trigger_request(body["event_name"], settings.data_center, report):
+                    answer = self.hook.trigger_business_event(
+                        body["event_name"], body["event_attributes"], body.get("triggered_by")
+                    )
             except MoEngageRateLimitError as err:
                 # Nothing was delivered; remember since when this payload waits (bounds the total wait).
                 rate_limited_since = rate_limited_since or utc_now_iso()
@@ -319,6 +341,9 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
                 "Spread triggers out, batch items into fewer events, or raise max_rate_limit_wait. "
                 "Nothing was delivered."
             )
+        from moengage_provider import metrics
+
+        metrics.rate_limit_wait(self.event_name, self.hook.settings.data_center, seconds)  # issue 15
         how = (
             "deferring (worker slot released)"
             if self.deferrable
@@ -367,6 +392,23 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
             "This is a wait, not a failed delivery.",
             wait_seconds=seconds,
         )
+
+    # -- lineage (read by the OpenLineage provider; nothing is imported without it) ---------------
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """The business event as the output dataset, the task's inlets as inputs (lineage.py)."""
+        from moengage_provider.lineage import operator_lineage
+
+        return operator_lineage(
+            self._lineage_report,
+            inlets=self.inlets,
+            outlets=self.outlets,
+            include_values=self.lineage_include_values,
+        )
+
+    def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
+        """As on success; the facet's ``outcome`` says whether the event may have been delivered."""
+        return self.get_openlineage_facets_on_complete(task_instance)
 
     def _warn_if_reruns_can_resend(self, store: DeliveryStore) -> None:
         global _warned_no_store

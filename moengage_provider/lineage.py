@@ -16,20 +16,24 @@ their values unless the task opts in (``lineage_include_values=True``), never a 
 
 from __future__ import annotations
 
+import importlib.util
+import logging
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
-
-from attrs import define
-from openlineage.client.event_v2 import Dataset
-from openlineage.client.facet_v2 import RunFacet, schema_dataset
+from urllib.parse import quote, unquote, urlsplit
 
 from moengage_provider.data_centers import api_base_url
 
 if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
+    from openlineage.client.event_v2 import Dataset
+
+log = logging.getLogger(__name__)
 
 RUN_FACET_KEY = "moengage_businessEvent"
+#: Airflow asset URIs ``moengage://<host>/<workspace_id>/business_events/<event_name>`` (quoted) stand
+#: for the same dataset; the provider info registers :func:`asset_to_openlineage` for them.
+ASSET_SCHEME = "moengage"
 
 #: How the delivery ended, as the facet's ``outcome`` says it (the first five are the outcomes of a
 #: trigger call, as in moengage_provider.metrics.outcome_of).
@@ -44,23 +48,6 @@ OUTCOMES = {
 }
 
 
-@define
-class MoEngageBusinessEventRunFacet(RunFacet):
-    """What this task sent to MoEngage and what came of it (no secrets; values only if opted in)."""
-
-    eventName: str
-    workspaceId: str
-    dataCenter: str | None
-    #: One of :data:`OUTCOMES`.
-    outcome: str
-    #: Attribute name -> JSON type (``string``, ``integer``, ``number``, ``boolean``, ``array``, ...).
-    attributes: dict[str, str]
-    requestId: str | None = None
-    httpStatus: int | None = None
-    #: The attribute values as sent; only with ``lineage_include_values=True``.
-    attributeValues: dict[str, Any] | None = None
-
-
 def dataset_namespace(data_center: str | None, host: str) -> str:
     """``moengage://api-01.moengage.com`` from a data center, else ``moengage://<host>``."""
     if data_center:
@@ -70,6 +57,59 @@ def dataset_namespace(data_center: str | None, host: str) -> str:
 
 def dataset_name(workspace_id: str, event_name: str) -> str:
     return f"{workspace_id}/business_events/{event_name}"
+
+
+def asset_uri(data_center: str | None, host: str, workspace_id: str, event_name: str) -> str:
+    """The Airflow asset URI of a business event, translated by :func:`asset_to_openlineage`."""
+    return (
+        f"{dataset_namespace(data_center, host)}/{quote(workspace_id, safe='')}"
+        f"/business_events/{quote(event_name, safe='')}"
+    )
+
+
+def asset_to_openlineage(asset: Any, lineage_context: Any) -> Dataset:
+    """A ``moengage://`` asset as the dataset the operator reports (provider info's converter)."""
+    from openlineage.client.event_v2 import Dataset
+
+    parts = urlsplit(asset.uri)
+    workspace_id, _, event_name = parts.path.lstrip("/").partition("/business_events/")
+    extra = asset.extra if isinstance(getattr(asset, "extra", None), Mapping) else {}
+    types = extra.get("attributes")
+    facets = {"schema": _schema_facet(types)} if isinstance(types, Mapping) else {}
+    return Dataset(
+        namespace=f"{ASSET_SCHEME}://{parts.netloc}",
+        name=dataset_name(unquote(workspace_id), unquote(event_name)),
+        facets=facets,
+    )
+
+
+def report_hook_lineage(hook: Any, body: Mapping[str, Any], report: Mapping[str, Any]) -> None:
+    """
+    For the notifier: the event as an output of the task whose callback sent it.
+
+    Goes through Airflow's hook lineage collector, which the OpenLineage listener reads after the
+    callbacks ran; done only when that provider is installed (creating the collector costs). Only
+    the schema travels (names and JSON types): the run is the task's, not the notifier's.
+    """
+    if report.get("outcome") not in ("delivered", "unknown"):
+        return  # nothing reached MoEngage: no data flowed
+    if importlib.util.find_spec("airflow.providers.openlineage") is None:
+        return
+    try:
+        try:
+            from airflow.sdk.lineage import get_hook_lineage_collector
+        except ImportError:  # Airflow < 3.2
+            from airflow.lineage.hook import get_hook_lineage_collector  # type: ignore[no-redef]
+        settings = hook.settings
+        types = {name: json_type(value) for name, value in (body.get("event_attributes") or {}).items()}
+        extra: dict[str, Any] = {"attributes": types}
+        get_hook_lineage_collector().add_output_asset(
+            context=hook,
+            uri=asset_uri(settings.data_center, settings.host, settings.workspace_id, body["event_name"]),
+            asset_extra=extra,
+        )
+    except Exception:  # lineage must never fail the callback
+        log.debug("Could not report the business event to the hook lineage collector", exc_info=True)
 
 
 def json_type(value: Any) -> str:
@@ -105,6 +145,9 @@ def operator_lineage(
     outcome, request_id, http_status); ``None`` when it failed before it got that far.
     """
     from airflow.providers.openlineage.extractors import OperatorLineage
+    from openlineage.client.event_v2 import Dataset
+
+    from moengage_provider.lineage_facets import MoEngageBusinessEventRunFacet
 
     inputs = _datasets(inlets)
     outputs = _datasets(outlets)
@@ -117,14 +160,7 @@ def operator_lineage(
         event = Dataset(
             namespace=dataset_namespace(report.get("data_center"), report.get("host") or "unknown"),
             name=dataset_name(report["workspace_id"], body["event_name"]),
-            facets={
-                "schema": schema_dataset.SchemaDatasetFacet(
-                    fields=[
-                        schema_dataset.SchemaDatasetFacetFields(name=name, type=kind)
-                        for name, kind in types.items()
-                    ]
-                )
-            },
+            facets={"schema": _schema_facet(types)},
         )
         outputs.insert(0, event)
         run_facets[RUN_FACET_KEY] = MoEngageBusinessEventRunFacet(
@@ -138,6 +174,14 @@ def operator_lineage(
             attributeValues=attributes if include_values else None,
         )
     return OperatorLineage(inputs=inputs, outputs=outputs, run_facets=run_facets)
+
+
+def _schema_facet(types: Mapping[str, str]) -> Any:
+    from openlineage.client.facet_v2 import schema_dataset
+
+    return schema_dataset.SchemaDatasetFacet(
+        fields=[schema_dataset.SchemaDatasetFacetFields(name=str(n), type=str(t)) for n, t in types.items()]
+    )
 
 
 def _datasets(objects: Iterable[Any]) -> list[Dataset]:
@@ -161,4 +205,6 @@ def _from_asset_uri(uri: Any) -> Dataset | None:
     parts = urlsplit(uri)
     if not parts.scheme or not parts.netloc:
         return None
+    from openlineage.client.event_v2 import Dataset
+
     return Dataset(namespace=f"{parts.scheme}://{parts.netloc}", name=parts.path.lstrip("/") or parts.netloc)

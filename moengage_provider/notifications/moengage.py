@@ -80,10 +80,17 @@ class MoEngageBusinessEventNotifier(PlainStringsStayPlain, BaseNotifier):
             raise MoEngageValidationError(err.field, err.problem) from None
         from moengage_provider import metrics
 
-        with metrics.trigger_request(body["event_name"], self.hook.settings.data_center):  # issue 15
-            self.hook.trigger_business_event(
-                body["event_name"], body["event_attributes"], body.get("triggered_by")
-            )
+        # Observability (issue 15): metrics for the request; the event as the task's lineage output.
+        report: dict[str, Any] = {}
+        try:
+            with metrics.trigger_request(body["event_name"], self.hook.settings.data_center, report):
+                self.hook.trigger_business_event(
+                    body["event_name"], body["event_attributes"], body.get("triggered_by")
+                )
+        finally:
+            from moengage_provider.lineage import report_hook_lineage
+
+            report_hook_lineage(self.hook, body, report)
 
     async def async_notify(self, context: Context) -> None:
         await asyncio.to_thread(self.notify, context)

@@ -102,6 +102,25 @@ def test_sample_dag_lineage_runs_from_the_catalog_table_to_the_business_event(
     assert_no_secret(events_file.read_text(), moengage_sandbox.workspace_id, moengage_sandbox.api_key)
 
 
+@requires_airflow_3_3
+@pytest.mark.moengage_sandbox(permissive=False, events=DECLARED_EVENTS)
+def test_the_notifier_shows_the_event_as_an_output_of_the_task_it_is_attached_to(
+    sample_dags_folder: Path, moengage_sandbox, tmp_path: Path
+):
+    events_file = tmp_path / "openlineage.jsonl"
+    output = run_with_openlineage("moengage_notify_price_list", events_file)
+
+    assert [t["event_name"] for t in moengage_sandbox.triggers] == ["PriceListPublished"], output[-3000:]
+    sent = moengage_sandbox.triggers[0]["event_attributes"]
+    complete = task_events(events_file, "moengage_notify_price_list.publish_price_list")["COMPLETE"]
+    (event,) = [d for d in complete["outputs"] if d["namespace"].startswith("moengage://")]
+    assert event["namespace"] == f"moengage://127.0.0.1:{moengage_sandbox.port}"
+    assert event["name"] == "sandbox-workspace/business_events/PriceListPublished"
+    fields = {f["name"]: f["type"] for f in event["facets"]["schema"]["fields"]}
+    assert fields == {name: json_type(value) for name, value in sent.items()}
+    assert_no_secret(events_file.read_text(), moengage_sandbox.workspace_id, moengage_sandbox.api_key)
+
+
 SOURCE = """
 import datetime
 from airflow.sdk import DAG, Asset

@@ -149,6 +149,7 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
     # -- running ---------------------------------------------------------------------------------
 
     def execute(self, context: Context) -> dict[str, Any]:
+        self._lineage_report = None  # issue 15: this try's lineage starts empty
         body = self.build_payload()
         if self.check_declared_attributes:
             self._check_declared(body)

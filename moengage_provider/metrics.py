@@ -25,7 +25,9 @@ from typing import Any
 from moengage_provider.exceptions import (
     MoEngageClientError,
     MoEngageConfigurationError,
+    MoEngageError,
     MoEngageRateLimitError,
+    MoEngageRateLimitWait,
     MoEngageValidationError,
 )
 
@@ -125,13 +127,48 @@ def unknown_resolved(event_name: str, data_center: str | None, *, resolution: st
     _emit("counter", "unknown_resolved", _tags(event_name, data_center, resolution=resolution))
 
 
+#: A try that met an earlier unknown outcome: what it did about it (delivery.Action -> ``resolution``).
+_RESOLUTIONS = {"send": "resend", "skip": "skip", "fail": "fail"}
+
+
+def try_finished(result: Any, data_center: str | None) -> None:
+    """Per-try counters, from the operator's one place where a try's end is known (a ``TryResult``)."""
+    action = getattr(result.action, "value", result.action)
+    if action == "already_delivered":
+        deduplicated(result.event_name, data_center, reason="rerun")
+    elif result.earlier_doubt:
+        unknown_resolved(result.event_name, data_center, resolution=_RESOLUTIONS.get(action, str(action)))
+
+
+def try_report(result: Any) -> dict[str, Any]:
+    """How a try ended, as lineage's ``outcome`` says it, with MoEngage's request_id and status."""
+    action = getattr(result.action, "value", result.action)
+    error = result.error
+    if action == "already_delivered":
+        outcome: str | None = "deduplicated"
+    elif action in ("skip", "fail"):
+        outcome = "unknown"
+    elif error is None:
+        outcome = "delivered"
+    elif isinstance(error, MoEngageError):
+        outcome = outcome_of(error) or "not_delivered"
+    else:  # not ours (a wait past max_rate_limit_wait, a task timeout): the last answer says it
+        last = getattr(result.outcome, "value", None)
+        outcome = last or "unknown"
+    return {
+        "outcome": outcome,
+        "request_id": getattr(error, "request_id", None),
+        "http_status": getattr(error, "status", None),
+    }
+
+
 def outcome_of(error: BaseException | None) -> str | None:
     """What one trigger call's end means; ``None`` when no request went out (bad input, bad connection)."""
     if error is None:
         return "delivered"
     if isinstance(error, (MoEngageValidationError, MoEngageConfigurationError)):
         return None
-    if isinstance(error, MoEngageRateLimitError):
+    if isinstance(error, (MoEngageRateLimitError, MoEngageRateLimitWait)):
         return "rate_limited"
     if getattr(error, "outcome_unknown", None) is False:
         if isinstance(error, MoEngageClientError):

@@ -20,7 +20,7 @@ from moengage_provider.exceptions import MoEngageValidationError
 from moengage_provider.payload import (
     InvalidBusinessEventError,
     attributes_from_rendered,
-    build_trigger_payload,
+    prepare_trigger,
 )
 from moengage_provider.templating import PlainStringsStayPlain
 
@@ -73,7 +73,7 @@ class MoEngageBusinessEventNotifier(PlainStringsStayPlain, BaseNotifier):
 
     def notify(self, context: Context) -> None:
         try:
-            body = build_trigger_payload(
+            prepared = prepare_trigger(
                 self.event_name, attributes_from_rendered(self.event_attributes), self.triggered_by
             )
         except InvalidBusinessEventError as err:
@@ -83,14 +83,12 @@ class MoEngageBusinessEventNotifier(PlainStringsStayPlain, BaseNotifier):
         # Observability (issue 15): metrics for the request; the event as the task's lineage output.
         report: dict[str, Any] = {}
         try:
-            with metrics.trigger_request(body["event_name"], self.hook.settings.data_center, report):
-                self.hook.trigger_business_event(
-                    body["event_name"], body["event_attributes"], body.get("triggered_by")
-                )
+            with metrics.trigger_request(prepared.event_name, self.hook.settings.data_center, report):
+                self.hook.send_prepared_trigger(prepared)
         finally:
             from moengage_provider.lineage import report_hook_lineage
 
-            report_hook_lineage(self.hook, body, report)
+            report_hook_lineage(self.hook, prepared.body, report)
 
     async def async_notify(self, context: Context) -> None:
         await asyncio.to_thread(self.notify, context)

@@ -241,13 +241,16 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
         if settings is None or self._lineage_report is None:
             self._lineage_report = None
             return
-        metrics.try_finished(result, settings.data_center)
-        self._lineage_report.update(
-            workspace_id=settings.workspace_id,
-            data_center=settings.data_center,
-            host=settings.host,
-            **metrics.try_report(result),
-        )
+        try:
+            metrics.try_finished(result, settings.data_center)
+            self._lineage_report.update(
+                workspace_id=settings.workspace_id,
+                data_center=settings.data_center,
+                host=settings.host,
+                **metrics.try_report(result),
+            )
+        except Exception:  # observability never changes how a try ends
+            self.log.debug("Could not record metrics/lineage for this try", exc_info=True)
 
     def _carry_out(
         self,

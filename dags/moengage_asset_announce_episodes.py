@@ -99,4 +99,6 @@ with DAG(
         event_name="NewEpisodesAvailable",
         event_attributes=summarize_new_episodes(),
         triggered_by="crm-team@example.com",
+        # Lineage: the catalog table feeds the event (OpenLineage shows "table -> event").
+        inlets=[NEW_EPISODES],
     )

@@ -39,7 +39,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import DAG, Asset, Param, task
 
 from moengage_provider.operators.business_event import TriggerBusinessEventOperator
 
@@ -187,4 +187,6 @@ with DAG(
         # Over the rate limit, wait for the next window in the triggerer, not in a worker slot.
         deferrable=True,
         map_index_template="{{ task.event_attributes['sku'] }}",
+        # Lineage: the catalog table feeds the events (OpenLineage shows "table -> event").
+        inlets=[Asset(name="catalog_restocked_products", uri=f"catalog://{CATALOG_CONN_ID}/{TABLE}")],
     ).expand(event_attributes=plan_announcements(load_restocks()))

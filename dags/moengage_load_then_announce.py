@@ -35,7 +35,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import DAG, Asset, Param, task
 
 from moengage_provider.operators.business_event import TriggerBusinessEventOperator
 
@@ -181,4 +181,6 @@ with DAG(
         event_name="NewTitlesAdded",
         event_attributes=check_load(load_new_titles()),
         triggered_by="data-platform@example.com",
+        # Lineage: the catalog table feeds the event (OpenLineage shows "table -> event").
+        inlets=[Asset(name="catalog_new_titles", uri=f"catalog://{CATALOG_CONN_ID}/{TABLE}")],
     )

@@ -30,6 +30,15 @@ def get_provider_info() -> dict[str, Any]:
         ],
         "notifications": ["moengage_provider.notifications.moengage.MoEngageBusinessEventNotifier"],
         "extra-links": ["moengage_provider.links.MoEngageDashboardLink"],
+        # Lineage: ``moengage://`` asset URIs (a business event) become the OpenLineage dataset the
+        # operator reports; the notifier reports through them (docs/observability.md).
+        "asset-uris": [
+            {
+                "schemes": ["moengage"],
+                "handler": None,
+                "to_openlineage_converter": "moengage_provider.lineage.asset_to_openlineage",
+            }
+        ],
         "connection-types": [
             {
                 "connection-type": "moengage",

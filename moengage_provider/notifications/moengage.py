@@ -78,7 +78,17 @@ class MoEngageBusinessEventNotifier(PlainStringsStayPlain, BaseNotifier):
             )
         except InvalidBusinessEventError as err:
             raise MoEngageValidationError(err.field, err.problem) from None
-        self.hook.send_prepared_trigger(prepared)
+        from moengage_provider import metrics
+
+        # Observability (issue 15): metrics for the request; the event as the task's lineage output.
+        report: dict[str, Any] = {}
+        try:
+            with metrics.trigger_request(prepared.event_name, self.hook.settings.data_center, report):
+                self.hook.send_prepared_trigger(prepared)
+        finally:
+            from moengage_provider.lineage import report_hook_lineage
+
+            report_hook_lineage(self.hook, prepared.body, report)
 
     async def async_notify(self, context: Context) -> None:
         await asyncio.to_thread(self.notify, context)

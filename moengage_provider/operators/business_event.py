@@ -104,12 +104,16 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
         ``Retry-After`` header last until the next window of this length.
     :param check_declared_attributes: Before sending, look the event up once in MoEngage (the search
         API, 100 requests/minute) and refuse attributes it does not declare or values of the wrong type.
+    :param lineage_include_values: Put the attribute values in the OpenLineage facet too; by default
+        lineage has the attribute names and JSON types only.
     """
 
     template_fields: Sequence[str] = ("event_name", "event_attributes", "triggered_by")
     template_fields_renderers: ClassVar[dict[str, str]] = {"event_attributes": "json"}
     ui_color = "#e9f1ff"
     operator_extra_links = (MoEngageDashboardLink(),)
+    #: Observability (issue 15): what this try sent and what came of it, for the lineage facets.
+    _lineage_report: dict[str, Any] | None = None
 
     def __init__(
         self,
@@ -124,6 +128,7 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
         max_rate_limit_wait: dt.timedelta = dt.timedelta(hours=3),
         rate_limit_window: dt.timedelta = dt.timedelta(hours=1),
         check_declared_attributes: bool = False,
+        lineage_include_values: bool = False,
         **kwargs: Any,
     ) -> None:
         if kwargs.get("retry_policy") is None:
@@ -147,6 +152,7 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
         self.max_rate_limit_wait = max_rate_limit_wait
         self.rate_limit_window = rate_limit_window
         self.check_declared_attributes = check_declared_attributes
+        self.lineage_include_values = lineage_include_values
         self._reject_bad_literals()
 
     @cached_property
@@ -158,6 +164,7 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
     # -- running ---------------------------------------------------------------------------------
 
     def execute(self, context: Context) -> dict[str, Any]:
+        self._lineage_report = None  # issue 15: this try's lineage starts empty
         prepared = self.prepare_payload()
         if self.check_declared_attributes:
             self._check_declared(prepared.body)
@@ -202,6 +209,7 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
         """Ask the delivery record what this try does, do it, and report how the try ended, once."""
         plan: Plan | None = None
         sent: list[Outcome] = []
+        self._lineage_report = {"body": prepared.body}  # issue 15: completed in _try_finished
 
         def finished(result: dict[str, Any] | None = None, error: BaseException | None = None) -> None:
             doubt = bool(plan and plan.same and plan.previous and plan.previous.in_doubt)
@@ -226,6 +234,23 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
 
     def _try_finished(self, result: TryResult) -> None:
         """The one place where a try's final outcome is known (metrics and lineage attach here)."""
+        from moengage_provider import metrics
+
+        # The connection's settings, if this try got that far (a missing connection is not re-read).
+        settings = vars(self.hook).get("settings") if "hook" in vars(self) else None
+        if settings is None or self._lineage_report is None:
+            self._lineage_report = None
+            return
+        try:
+            metrics.try_finished(result, settings.data_center)
+            self._lineage_report.update(
+                workspace_id=settings.workspace_id,
+                data_center=settings.data_center,
+                host=settings.host,
+                **metrics.try_report(result),
+            )
+        except Exception:  # observability never changes how a try ends
+            self.log.debug("Could not record metrics/lineage for this try", exc_info=True)
 
     def _carry_out(
         self,
@@ -236,6 +261,8 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
         prepared: PreparedTrigger,
         sent: list[Outcome],
     ) -> dict[str, Any]:
+        from moengage_provider import metrics
+
         event_name = prepared.event_name
         previous = plan.previous
         if plan.action is Action.ALREADY_DELIVERED and previous is not None:
@@ -288,7 +315,8 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
             attempt = before_send(plan, fingerprint, event_name, utc_now_iso())
             store.save(attempt)
             try:
-                answer = self.hook.send_prepared_trigger(prepared)
+                with metrics.trigger_request(event_name, self.hook.settings.data_center):  # issue 15
+                    answer = self.hook.send_prepared_trigger(prepared)
             except MoEngageRateLimitError as err:
                 sent.append(err.outcome)
                 record = after_attempt(plan, attempt, err.outcome, now=utc_now_iso(), rate_limited=True)
@@ -363,6 +391,9 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
                 "Spread triggers out, batch items into fewer events, or raise max_rate_limit_wait. "
                 f"{nothing}"
             )
+        from moengage_provider import metrics
+
+        metrics.rate_limit_wait(self.event_name, self.hook.settings.data_center, seconds)  # issue 15
         how = (
             "deferring (worker slot released)"
             if self.deferrable
@@ -409,6 +440,23 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
             "This is a wait, not a failed delivery.",
             wait_seconds=seconds,
         )
+
+    # -- lineage (read by the OpenLineage provider; nothing is imported without it) ---------------
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """The business event as the output dataset, the task's inlets as inputs (lineage.py)."""
+        from moengage_provider.lineage import operator_lineage
+
+        return operator_lineage(
+            self._lineage_report,
+            inlets=self.inlets,
+            outlets=self.outlets,
+            include_values=self.lineage_include_values,
+        )
+
+    def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
+        """As on success; the facet's ``outcome`` says whether the event may have been delivered."""
+        return self.get_openlineage_facets_on_complete(task_instance)
 
     def _warn_if_reruns_can_resend(self, store: DeliveryStore) -> None:
         global _warned_no_store

@@ -209,7 +209,7 @@ def child_overhead(cfg: dict[str, Any]) -> dict[str, Any]:
     # paired difference within one call, not a difference of two noisy medians.
     inner_hook_s: list[float] = []
     operator_hook = op.hook
-    trigger = operator_hook.trigger_business_event
+    trigger = operator_hook.send_prepared_trigger  # what execute() calls (validated and encoded once)
 
     def timed_trigger(*args: Any, **kwargs: Any) -> Any:
         t0 = perf_counter()
@@ -218,7 +218,7 @@ def child_overhead(cfg: dict[str, Any]) -> dict[str, Any]:
         finally:
             inner_hook_s.append(perf_counter() - t0)
 
-    operator_hook.trigger_business_event = timed_trigger  # type: ignore[method-assign]
+    operator_hook.send_prepared_trigger = timed_trigger  # type: ignore[method-assign]
 
     def render_only(context: dict[str, Any]) -> float:
         t0 = perf_counter()

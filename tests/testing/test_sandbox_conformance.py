@@ -75,7 +75,7 @@ def deliberate_difference(path: str, body: Any, sb: MoEngageSandbox) -> str | No
     if path == "/business_event/search" and not (body.get("event_ids") or body.get("event_names")):
         return "at least one of event_ids or event_names (the spec says so in prose only)"
     text = json.dumps(body)
-    if any(abs(n) > 2**63 - 1 for n in _ints(body)) or text.count("[") + text.count("{") > 64:
+    if any(not -(2**63) <= n <= 2**63 - 1 for n in _ints(body)) or text.count("[") + text.count("{") > 64:
         return "numbers beyond 64 bits or JSON nested deeper than 64 levels are refused"
     return None
 

@@ -252,6 +252,7 @@ def test_every_method_gets_a_json_405_with_allow(make_sandbox, method: str, path
         (b'{"event_name": "A", "event_attributes": {"a": ' + b"[" * 65 + b"]" * 65 + b"}}", "nested deeper"),
         (b'{"event_name": "A", "event_attributes": {"n": 1e400}}', "out of the range of a double"),
         (b'{"event_name": "A", "event_attributes": {"n": 9223372036854775808}}', "out of the 64-bit range"),
+        (b'{"event_name": "A", "event_attributes": {"n": -9223372036854775809}}', "out of the 64-bit range"),
         (b'{"event_name": "A", "event_attributes": {"n": ' + b"9" * 5000 + b"}}", "Exceeds the limit"),
         (b'{"event_name": "A", "event_attributes": {"n": NaN}}', "NaN is not valid JSON"),
         (b'{"event_name": "\\udc00", "event_attributes": {}}', "lone surrogate"),
@@ -329,3 +330,13 @@ def test_record_file_survives_hostile_strings(make_sandbox, tmp_path: Path) -> N
     assert post(sb, TRIGGER, json.dumps({"event_name": name, "event_attributes": {}}).encode()).status == 200
     [line] = record_file.read_text(encoding="utf-8").splitlines()
     assert json.loads(line)["event_name"] == name
+
+
+def test_the_64_bit_bounds_themselves_are_accepted(make_sandbox) -> None:
+    sb = make_sandbox()
+    for n in (-(2**63), 2**63 - 1):
+        assert (
+            post(sb, TRIGGER, json.dumps({"event_name": "A", "event_attributes": {"n": n}}).encode()).status
+            == 200
+        )
+    assert [t["event_attributes"]["n"] for t in sb.triggers] == [-(2**63), 2**63 - 1]

@@ -26,8 +26,8 @@ from moengage_provider.testing.sandbox.protocol import (
 
 #: Deeper JSON is refused (400): no real payload nests this deep, and unbounded depth is a DoS vector.
 MAX_JSON_DEPTH = 64
-#: MoEngage stores events in MongoDB, which holds 64-bit integers at most.
-MAX_INT = 2**63 - 1
+#: MoEngage stores events in MongoDB, which holds 64-bit signed integers at most.
+MIN_INT, MAX_INT = -(2**63), 2**63 - 1
 
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 _MDY_RE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
@@ -127,7 +127,7 @@ def _reject_constant(name: str) -> Any:
 
 def _checked_int(text: str) -> int:
     value = int(text)
-    if abs(value) > MAX_INT:
+    if not MIN_INT <= value <= MAX_INT:
         raise ValueError(f"integer {text[:20]}{'...' if len(text) > 20 else ''} is out of the 64-bit range")
     return value
 

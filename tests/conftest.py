@@ -41,7 +41,9 @@ os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
 
 
 #: The installed Airflow, read without importing it (the environment above must be set first).
-AIRFLOW_VERSION = Version(version("apache-airflow-core")).base_version
+AIRFLOW_VERSION = Version(version("apache-airflow")).base_version
+AIRFLOW_3_PLUS = Version(AIRFLOW_VERSION) >= Version("3.0")
+AIRFLOW_3_1_PLUS = Version(AIRFLOW_VERSION) >= Version("3.1")
 AIRFLOW_3_2_PLUS = Version(AIRFLOW_VERSION) >= Version("3.2")
 AIRFLOW_3_3_PLUS = Version(AIRFLOW_VERSION) >= Version("3.3")
 #: For tests of features that only exist from Airflow 3.3: the task state store (at-most-once reruns)
@@ -49,6 +51,11 @@ AIRFLOW_3_3_PLUS = Version(AIRFLOW_VERSION) >= Version("3.3")
 requires_airflow_3_3 = pytest.mark.skipif(
     not AIRFLOW_3_3_PLUS,
     reason=f"needs Airflow 3.3+ (task state store, RetryPolicy); this is Airflow {AIRFLOW_VERSION}",
+)
+
+
+requires_airflow_3 = pytest.mark.skipif(
+    not AIRFLOW_3_PLUS, reason=f"needs Airflow 3 (the task SDK); this is Airflow {AIRFLOW_VERSION}"
 )
 
 
@@ -92,7 +99,7 @@ def dag_from_source(airflow_db: Path):
 
 def load_dag_file(path: Path, dag_id: str | None = None):
     """Import a DAG file under a unique module name and return the (only, or named) DAG in it."""
-    from airflow.sdk import DAG
+    from airflow.providers.common.compat.sdk import DAG
 
     module_name = f"_dagfile_{path.stem}_{uuid.uuid4().hex[:6]}"
     spec = importlib.util.spec_from_file_location(module_name, path)

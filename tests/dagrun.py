@@ -16,9 +16,19 @@ class DagRunResult:
     xcom: dict[str, Any] = field(default_factory=dict)
 
 
+def xcom_table() -> tuple[Any, Any]:
+    """The XCom table's model (Airflow 2 names it XCom) and a row's value (deserialized on load in both)."""
+    try:
+        from airflow.models.xcom import XComModel
+    except ImportError:  # Airflow 2
+        from airflow.models.xcom import XCom as XComModel
+    return XComModel, lambda row: row.value
+
+
 def run_dag(dag, **test_kwargs: Any) -> DagRunResult:
-    from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
+
+    XComModel, value_of = xcom_table()
 
     dag_run = dag.test(**test_kwargs)
     result = DagRunResult(state=str(dag_run.state), run_id=dag_run.run_id)
@@ -33,7 +43,7 @@ def run_dag(dag, **test_kwargs: Any) -> DagRunResult:
         )
         for row in rows:
             key = row.task_id if row.map_index < 0 else f"{row.task_id}[{row.map_index}]"
-            result.xcom[key] = row.value
+            result.xcom[key] = value_of(row)
     return result
 
 

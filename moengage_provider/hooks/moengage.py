@@ -22,12 +22,7 @@ from urllib.parse import urlsplit
 
 import requests
 from airflow.providers.http.hooks.http import HttpHook
-from airflow.sdk import Connection
-
-try:
-    from airflow.sdk import BaseHook
-except ImportError:  # Airflow 3.0: the task SDK does not export BaseHook yet.
-    from airflow.hooks.base import BaseHook  # type: ignore[no-redef,attr-defined]
+from airflow.providers.common.compat.sdk import BaseHook, Connection
 
 from moengage_provider import __version__
 from moengage_provider.data_centers import (
@@ -401,7 +396,7 @@ def _timeout(value: Any, where: str) -> float:
 
 def _mask_credentials(workspace_id: str, api_key: str) -> None:
     """Register the key and both forms of the Authorization value with Airflow's secret masker."""
-    from airflow.sdk.log import mask_secret
+    from airflow.providers.common.compat.sdk import mask_secret
 
     pair = f"{workspace_id}:{api_key}"
     mask_secret(api_key)

@@ -14,14 +14,10 @@ from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from airflow.sdk import BaseOperator
-
-try:
-    from airflow.sdk import conf
-except ImportError:  # Airflow < 3.2: airflow.sdk does not export conf.
-    from airflow.configuration import conf  # type: ignore[assignment]
+from airflow.providers.common.compat.sdk import BaseOperator, conf
 
 from moengage_provider.delivery import DeliveryRecord, DeliveryStore, payload_fingerprint, utc_now_iso
+from moengage_provider.delivery_stores import state_store_for
 from moengage_provider.exceptions import (
     MoEngageClientError,
     MoEngageConnectionError,
@@ -176,7 +172,7 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
             raise MoEngageValidationError(err.field, err.problem) from None
 
     def _deliver(self, context: Context, body: dict[str, Any]) -> dict[str, Any]:
-        store = DeliveryStore.from_context(context)
+        store = DeliveryStore(state_store_for(context, self.log))
         self._warn_if_reruns_can_resend(store)
         settings = self.hook.settings
         fingerprint = payload_fingerprint(

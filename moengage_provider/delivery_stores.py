@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -78,7 +77,7 @@ class VariableStateStore:
         Variable.delete(self.variable_key(key))
 
 
-def state_store_for(context: Mapping[str, Any], log: logging.Logger | logging.LoggerAdapter | None = None) -> Any:
+def state_store_for(context: Mapping[str, Any], log: Any = None) -> Any:
     """The running task instance's state store: Airflow's own from 3.3, a Variable-backed one before."""
     store = context.get("task_state_store")
     if store is not None:

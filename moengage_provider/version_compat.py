@@ -11,7 +11,7 @@ the same in prose, and :func:`warn_degraded_once` logs the rows that apply, once
 from __future__ import annotations
 
 import logging
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 
 def _airflow_version() -> tuple[int, int, int]:
@@ -67,7 +67,7 @@ def has(mechanism: str) -> bool:
 _warned: set[str] = set()
 
 
-def warn_degraded_once(mechanism: str, log: logging.Logger | logging.LoggerAdapter | None = None) -> None:
+def warn_degraded_once(mechanism: str, log: Any = None) -> None:
     """Log, once per process, what this provider does instead of a mechanism this Airflow lacks."""
     if has(mechanism) or mechanism in _warned:
         return

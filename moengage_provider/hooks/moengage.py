@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import requests
-from airflow.providers.http.hooks.http import HttpHook
 from airflow.providers.common.compat.sdk import BaseHook, Connection
+from airflow.providers.http.hooks.http import HttpHook
 
 from moengage_provider import __version__
 from moengage_provider.data_centers import (
@@ -118,6 +118,19 @@ class MoEngageHook(BaseHook):
         super().__init__(**kwargs)
         self.moengage_conn_id = moengage_conn_id
         self._timeout_override = timeout
+
+    # Airflow before 3.2 builds the connection form from these (3.2+ reads provider info instead).
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        from moengage_provider.connection_form import connection_form_widgets
+
+        return connection_form_widgets()
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        from moengage_provider.connection_form import ui_field_behaviour
+
+        return ui_field_behaviour()
 
     # -- connection ------------------------------------------------------------------------------
 

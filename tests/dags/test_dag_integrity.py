@@ -46,8 +46,7 @@ HEAVY_MODULES = (
 # the modules it newly imported listed, and writes one JSON line.
 PARSE_EACH_FILE = """
 import importlib.util, json, os, sys, time, warnings
-import airflow.sdk
-from airflow.sdk import DAG
+from airflow.providers.common.compat.sdk import DAG
 
 for path in sys.argv[1:]:
     read_end, write_end = os.pipe()

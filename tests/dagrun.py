@@ -32,6 +32,7 @@ def run_dag(dag, **test_kwargs: Any) -> DagRunResult:
 
     dag_run = dag.test(**test_kwargs)
     result = DagRunResult(state=str(dag_run.state), run_id=dag_run.run_id)
+    _echo_task_logs_where_dag_test_does_not(dag.dag_id, dag_run.run_id)
     with create_session() as session:
         for ti in dag_run.get_task_instances(session=session):
             key = ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"
@@ -45,6 +46,29 @@ def run_dag(dag, **test_kwargs: Any) -> DagRunResult:
             key = row.task_id if row.map_index < 0 else f"{row.task_id}[{row.map_index}]"
             result.xcom[key] = value_of(row)
     return result
+
+
+def _echo_task_logs_where_dag_test_does_not(dag_id: str, run_id: str) -> None:
+    """Airflow 3.0's dag.test() writes task logs to files only: print them, as 3.1+ and 2.x do."""
+    from importlib.metadata import version
+
+    from packaging.version import Version
+
+    if not Version("3.0") <= Version(version("apache-airflow")) < Version("3.1"):
+        return
+    import json
+    import os
+    from pathlib import Path
+
+    folder = Path(os.environ["AIRFLOW_HOME"]) / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}"
+    for path in sorted(folder.rglob("*.log")):
+        for line in path.read_text(errors="replace").splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                print(line)
+                continue
+            print(record.get("event", line), record.get("error_detail", ""))
 
 
 def run_airflow(*args: str, check: bool = True, timeout: float = 240) -> str:

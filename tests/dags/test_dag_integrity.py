@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import airflow_env, load_dag_file
+from tests.conftest import airflow_env, load_dag_file, runs_on_this_airflow
 
 REPO = Path(__file__).resolve().parents[2]
 DAG_FILES = sorted((REPO / "dags").glob("*.py"))
@@ -85,7 +85,7 @@ for path in sys.argv[1:]:
 def parsed_in_fresh_processes(airflow_db: Path) -> dict[str, dict]:
     """Each DAG file parsed in a new process forked from one that loaded only Airflow's SDK."""
     proc = subprocess.run(
-        [sys.executable, "-c", PARSE_EACH_FILE, *map(str, DAG_FILES)],
+        [sys.executable, "-c", PARSE_EACH_FILE, *map(str, runs_on_this_airflow(DAG_FILES))],
         env=airflow_env(),
         capture_output=True,
         text=True,

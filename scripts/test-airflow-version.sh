@@ -74,7 +74,7 @@ else
         trap 'rm -f "$constraints"' EXIT
         "$UV" pip freeze --no-config --quiet --python "$VENV/bin/python" \
             | grep -E '^[A-Za-z0-9._-]+==' | grep -viE '^packaging==' >"$constraints"
-        uv_pip install --constraints "$constraints" --group pyproject.toml:dev --editable . "packaging>=24.2"
+        uv_pip install --constraints "$constraints" --group pyproject.toml:dev --editable . "packaging>=25"
         echo "$wanted" >"$stamp"
     fi
 fi

@@ -30,9 +30,9 @@ def run_dag(dag, **test_kwargs: Any) -> DagRunResult:
 
     XComModel, value_of = xcom_table()
 
+    _task_logs_to_this_test_on_airflow_3_0()
     dag_run = dag.test(**test_kwargs)
     result = DagRunResult(state=str(dag_run.state), run_id=dag_run.run_id)
-    _echo_task_logs_where_dag_test_does_not(dag.dag_id, dag_run.run_id)
     with create_session() as session:
         for ti in dag_run.get_task_instances(session=session):
             key = ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"
@@ -48,27 +48,23 @@ def run_dag(dag, **test_kwargs: Any) -> DagRunResult:
     return result
 
 
-def _echo_task_logs_where_dag_test_does_not(dag_id: str, run_id: str) -> None:
-    """Airflow 3.0's dag.test() writes task logs to files only: print them, as 3.1+ and 2.x do."""
+def _task_logs_to_this_test_on_airflow_3_0() -> None:
+    """
+    Airflow 3.0's dag.test() logs tasks through structlog bound to the stdout of the first test that
+    configured it (pytest's capture of that test): rebind it to this test's stdout, as plain JSON lines
+    (no rich traceback wrapping), so capfd sees the task log as it does on 2.x and 3.1+.
+    """
     from importlib.metadata import version
 
     from packaging.version import Version
 
     if not Version("3.0") <= Version(version("apache-airflow")) < Version("3.1"):
         return
-    import json
-    import os
-    from pathlib import Path
+    import sys
 
-    folder = Path(os.environ["AIRFLOW_HOME"]) / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}"
-    for path in sorted(folder.rglob("*.log")):
-        for line in path.read_text(errors="replace").splitlines():
-            try:
-                record = json.loads(line)
-            except ValueError:
-                print(line)
-                continue
-            print(record.get("event", line), record.get("error_detail", ""))
+    from airflow.sdk.log import configure_logging
+
+    configure_logging(enable_pretty_log=False, output=sys.stdout, cache_logger_on_first_use=False)
 
 
 def run_airflow(*args: str, check: bool = True, timeout: float = 240) -> str:

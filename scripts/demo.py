@@ -27,7 +27,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import textwrap
@@ -35,14 +34,16 @@ import threading
 import time
 from collections import deque
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from moengage_provider.testing.sandbox.spawn import SpawnedSandbox
 
 REPO = Path(__file__).resolve().parent.parent
 DAGS_FOLDER = REPO / "dags"
 EVENTS_FILE = DAGS_FOLDER / "data" / "moengage_events.json"
 DEFAULT_HOME = REPO / ".demo" / "airflow-home"
 WORKSPACE_ID = "demo-workspace"
-LISTENING = "MoEngage sandbox listening on "
 
 #: (DAG id, what it shows), in the order they run.
 DAGS: list[tuple[str, str]] = [
@@ -72,7 +73,7 @@ class Demo:
         self.record_file = home / "moengage-received.jsonl"
         self.catalog_db = home / "catalog.db"
         self.api_key = "demo-" + secrets.token_urlsafe(24)
-        self.sandbox: subprocess.Popen[str] | None = None
+        self.sandbox: SpawnedSandbox | None = None
         self.runner: subprocess.Popen[bytes] | None = None
         self.sandbox_url: str | None = None
         self._log: IO[str] | None = None
@@ -287,18 +288,8 @@ class Demo:
                 "AIRFLOW_CONN_CATALOG_DB": json.dumps({"conn_type": "sqlite", "host": str(self.catalog_db)}),
             }
         )
-        if self.sandbox_url is not None:
-            host, port = self.sandbox_url.removeprefix("http://").rsplit(":", 1)
-            env["AIRFLOW_CONN_MOENGAGE_DEFAULT"] = json.dumps(
-                {
-                    "conn_type": "moengage",
-                    "host": host,
-                    "port": int(port),
-                    "schema": "http",
-                    "login": WORKSPACE_ID,
-                    "password": self.api_key,
-                }
-            )
+        if self.sandbox is not None and self.sandbox_url is not None:
+            env.update(self.sandbox.airflow_connection().env("moengage_default"))
         return env
 
     def _airflow(self, *args: str, check: bool = True) -> bool:
@@ -328,71 +319,40 @@ class Demo:
         return result.returncode == 0
 
     def _start_sandbox(self) -> None:
-        env = self._env()
-        env["MOENGAGE_SANDBOX_API_KEY"] = self.api_key  # not on the command line: ps shows that
-        command = [
-            sys.executable,
-            "-m",
-            "moengage_provider.testing.sandbox",
-            "--port",
-            "0",
-            "--workspace-id",
+        from moengage_provider.testing.sandbox.spawn import SandboxStartError, SpawnedSandbox
+
+        sandbox = SpawnedSandbox(
             WORKSPACE_ID,
-            "--config",
-            str(EVENTS_FILE),
-            "--record-file",
-            str(self.record_file),
-        ]
-        self._write_log(f"\n===== $ python {' '.join(command[1:])}\n")
+            self.api_key,  # handed over in the environment, not on the command line: ps shows that
+            config=EVENTS_FILE,
+            record_file=self.record_file,
+            quiet=False,
+            env=self._env(),
+            cwd=self.home,
+            stderr=self._log,
+            on_output=lambda line: self._write_log(f"[sandbox] {line}"),
+            start_timeout=SANDBOX_START_TIMEOUT,
+        )
+        self._write_log(f"\n===== $ python {' '.join(sandbox.args[1:])}\n")
         assert self._log is not None
         self._log.flush()
-        self.sandbox = subprocess.Popen(
-            command,
-            env=env,
-            cwd=self.home,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=self._log,
-            text=True,
-            bufsize=1,
-        )
-        found: dict[str, str] = {}
-        ready = threading.Event()
-
-        def pump(stream: IO[str]) -> None:
-            for line in stream:
-                self._write_log(f"[sandbox] {line}")
-                if line.startswith(LISTENING) and not ready.is_set():
-                    found["url"] = line[len(LISTENING) :].strip()
-                    ready.set()
-            ready.set()
-
-        assert self.sandbox.stdout is not None
-        threading.Thread(target=pump, args=(self.sandbox.stdout,), daemon=True).start()
-        if not ready.wait(SANDBOX_START_TIMEOUT) or "url" not in found:
-            code = self.sandbox.poll()
-            raise DemoError(
-                "the MoEngage sandbox did not start"
-                + (f" (exit code {code})" if code is not None else f" within {SANDBOX_START_TIMEOUT:.0f} s")
-            )
-        self.sandbox_url = found["url"]
+        try:
+            self.sandbox = sandbox.start()
+        except SandboxStartError as err:
+            raise DemoError(str(err).splitlines()[0]) from None
+        self.sandbox_url = sandbox.url
 
     def _stop_sandbox(self, total: int) -> None:
-        proc = self.sandbox
-        if proc is None:
+        sandbox = self.sandbox
+        if sandbox is None:
             return
         self.sandbox = None
-        if proc.poll() is None:
-            self._step(total, total, f"Stopping the MoEngage sandbox (pid {proc.pid})")
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+        if sandbox.proc is not None and sandbox.proc.poll() is None:
+            self._step(total, total, f"Stopping the MoEngage sandbox (pid {sandbox.pid})")
+            sandbox.stop()
             self._done()
         else:
-            print(f"\n  The MoEngage sandbox had already exited (code {proc.returncode}).")
+            print(f"\n  The MoEngage sandbox had already exited (code {sandbox.stop()}).")
 
     # -- output -----------------------------------------------------------------------------------
 

@@ -46,7 +46,7 @@ def test_wheel_ships_typed_package_sandbox_and_entry_points(dist):
         names = set(archive.namelist())
         entry_points = next(archive.read(n).decode() for n in names if n.endswith("entry_points.txt"))
     assert "moengage_provider/py.typed" in names
-    assert "moengage_provider/testing/sandbox.py" in names
+    assert "moengage_provider/testing/sandbox/__main__.py" in names
     assert not [n for n in names if n.startswith(("tests/", "dags/"))]
     assert "apache_airflow_provider" in entry_points and "pytest11" in entry_points
 

@@ -20,7 +20,7 @@ from moengage_provider.exceptions import MoEngageValidationError
 from moengage_provider.payload import (
     InvalidBusinessEventError,
     attributes_from_rendered,
-    build_trigger_payload,
+    prepare_trigger,
 )
 from moengage_provider.templating import PlainStringsStayPlain
 
@@ -73,14 +73,12 @@ class MoEngageBusinessEventNotifier(PlainStringsStayPlain, BaseNotifier):
 
     def notify(self, context: Context) -> None:
         try:
-            body = build_trigger_payload(
+            prepared = prepare_trigger(
                 self.event_name, attributes_from_rendered(self.event_attributes), self.triggered_by
             )
         except InvalidBusinessEventError as err:
             raise MoEngageValidationError(err.field, err.problem) from None
-        self.hook.trigger_business_event(
-            body["event_name"], body["event_attributes"], body.get("triggered_by")
-        )
+        self.hook.send_prepared_trigger(prepared)
 
     async def async_notify(self, context: Context) -> None:
         await asyncio.to_thread(self.notify, context)

@@ -1,8 +1,7 @@
 """Test helpers for the MoEngage provider: a local MoEngage Business Events API (the sandbox).
 
 ``from moengage_provider.testing import MoEngageSandbox``. Importing this package is cheap: the
-sandbox module (standard library only, no Airflow) is loaded on first attribute access, which also
-keeps ``python -m moengage_provider.testing.sandbox`` free of runpy's double-import warning.
+sandbox package (standard library only, no Airflow) is loaded on first attribute access.
 """
 
 from __future__ import annotations
@@ -10,18 +9,38 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from moengage_provider.testing.dag_runs import DagRunFailed, NotDelivered
     from moengage_provider.testing.sandbox import (
         MoEngageSandbox,
         RejectedRecord,
         RequestRecord,
+        SandboxConnection,
+        SandboxStartError,
+        SpawnedSandbox,
         TriggerRecord,
         load_config,
     )
 
-__all__ = ["MoEngageSandbox", "RejectedRecord", "RequestRecord", "TriggerRecord", "load_config"]
+__all__ = [
+    "DagRunFailed",
+    "MoEngageSandbox",
+    "NotDelivered",
+    "RejectedRecord",
+    "RequestRecord",
+    "SandboxConnection",
+    "SandboxStartError",
+    "SpawnedSandbox",
+    "TriggerRecord",
+    "load_config",
+]
+_FROM_DAG_RUNS = ("DagRunFailed", "NotDelivered")
 
 
 def __getattr__(name: str) -> Any:
+    if name in _FROM_DAG_RUNS:
+        from moengage_provider.testing import dag_runs
+
+        return getattr(dag_runs, name)
     if name in __all__:
         from moengage_provider.testing import sandbox
 

@@ -6,26 +6,44 @@ installs the provider: it imports nothing heavy (no Airflow) until a test asks f
 Usage::
 
     def test_my_dag(moengage_sandbox):
-        ...  # AIRFLOW_CONN_MOENGAGE_DEFAULT points at the sandbox
-        assert moengage_sandbox.triggers[0]["event_name"] == "NewSeriesAlert"
+        moengage_sandbox.run_dag(dag)                 # fails with the failed task + the rejections
+        moengage_sandbox.assert_delivered("NewSeriesAlert", season="Season 1")
 
     @pytest.mark.moengage_sandbox(permissive=False, events={"E": {"attributes": {"a": "string"}}})
     def test_strict(moengage_sandbox): ...
+
+Airflow state is isolated: tests using the fixture run on an Airflow home of the session's own
+(migrated SQLite), unless ``moengage_sandbox_airflow_home = keep`` (ini) or the environment variable
+``MOENGAGE_SANDBOX_AIRFLOW_HOME=keep`` says to use the one already configured.
 """
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Iterator
+from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 if TYPE_CHECKING:
+    from moengage_provider.testing.airflow_home import IsolatedAirflowHome
     from moengage_provider.testing.sandbox import MoEngageSandbox
 
 DEFAULT_WORKSPACE_ID = "sandbox-workspace"
 MARKER = "moengage_sandbox"
+HOME_OPTION = "moengage_sandbox_airflow_home"
+HOME_ENV = "MOENGAGE_SANDBOX_AIRFLOW_HOME"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini(
+        HOME_OPTION,
+        "isolate (default): tests using the moengage_sandbox fixture run on an Airflow home and SQLite DB "
+        "of the session's own; keep: on the Airflow home already configured",
+        default="isolate",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -48,15 +66,32 @@ def moengage_sandbox_conn_id() -> str:
     return "moengage_default"
 
 
+@pytest.fixture(scope="session")
+def moengage_sandbox_airflow_home(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> IsolatedAirflowHome | None:
+    """The session's own Airflow home (migrated on first use), or None when told to keep yours."""
+    mode = (os.environ.get(HOME_ENV) or str(request.config.getini(HOME_OPTION)) or "isolate").strip().lower()
+    if mode not in ("isolate", "keep"):
+        raise pytest.UsageError(f"{HOME_OPTION} / {HOME_ENV} must be 'isolate' or 'keep', not {mode!r}")
+    if mode == "keep":
+        return None
+    from moengage_provider.testing.airflow_home import IsolatedAirflowHome
+
+    return IsolatedAirflowHome(tmp_path_factory.mktemp("moengage-airflow-home"))
+
+
 @pytest.fixture
 def moengage_sandbox(
     request: pytest.FixtureRequest,
     monkeypatch: pytest.MonkeyPatch,
     moengage_sandbox_api_key: str,
     moengage_sandbox_conn_id: str,
+    moengage_sandbox_airflow_home: IsolatedAirflowHome | None,
 ) -> Iterator[MoEngageSandbox]:
     """A running MoEngageSandbox on a free 127.0.0.1 port; AIRFLOW_CONN_<CONN_ID> points at it."""
     from moengage_provider.testing.sandbox import MoEngageSandbox
+    from moengage_provider.testing.sandbox.connection import env_var_name
 
     kwargs: dict[str, Any] = {
         "workspace_id": DEFAULT_WORKSPACE_ID,
@@ -68,10 +103,9 @@ def moengage_sandbox(
         if marker.args:
             raise pytest.UsageError(f"@pytest.mark.{MARKER} takes keyword arguments only")
         kwargs.update(marker.kwargs)
-    sandbox = MoEngageSandbox(**kwargs)
-    sandbox.start()
-    try:
-        monkeypatch.setenv(f"AIRFLOW_CONN_{moengage_sandbox_conn_id.upper()}", sandbox.airflow_conn_json())
+    with ExitStack() as stack:
+        if moengage_sandbox_airflow_home is not None:
+            stack.enter_context(moengage_sandbox_airflow_home.active())
+        sandbox = stack.enter_context(MoEngageSandbox(**kwargs))
+        monkeypatch.setenv(env_var_name(moengage_sandbox_conn_id), sandbox.airflow_conn_json())
         yield sandbox
-    finally:
-        sandbox.stop()

@@ -30,3 +30,8 @@ def make_sandbox() -> Iterator[Callable[..., MoEngageSandbox]]:
 def sandbox(make_sandbox: Callable[..., MoEngageSandbox]) -> MoEngageSandbox:
     """A strict sandbox with the documented example events declared."""
     return make_sandbox(events=SERIES_EVENTS, permissive=False)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "conformance: schemathesis against the published OpenAPI file")
+    config.addinivalue_line("markers", "fuzz: hypothesis over raw HTTP requests to the sandbox")

@@ -1,0 +1,60 @@
+"""``POST /v1.0/business_event/search``: declared and created events by id or name, with counters.
+
+``total_trigger`` and ``last_received_time`` count exactly the accepted triggers, as of
+``now - counter_lag_seconds`` (0 by default: exact at once; a lag mimics counters that update later).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from moengage_provider.testing.sandbox.api.trigger import rate_limited
+from moengage_provider.testing.sandbox.protocol import (
+    MSG_BAD_REQUEST,
+    MSG_SEARCH_CRITERIA,
+    bad_request,
+    detail,
+)
+from moengage_provider.testing.sandbox.state import SEARCH_WINDOWS, Workspace, count, full_windows
+from moengage_provider.testing.sandbox.validation import check_fields
+
+if TYPE_CHECKING:
+    from moengage_provider.testing.sandbox.server import MoEngageSandbox
+
+
+def handle(
+    sb: MoEngageSandbox, ws: Workspace, payload: dict[str, Any], request_id: str, received_at: str
+) -> dict[str, Any]:
+    check_fields(payload, ("event_ids", "event_names"), (), "BusinessEventSearchRequest", request_id)
+    criteria: dict[str, list[str]] = {}
+    for field_name in ("event_ids", "event_names"):
+        value = payload.get(field_name)
+        if value is None:
+            continue
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise bad_request(
+                MSG_BAD_REQUEST,
+                [detail("InvalidValue", field_name, f"{field_name} - Not a valid list of strings")],
+                request_id,
+            )
+        criteria[field_name] = value
+    if not any(criteria.values()):
+        raise bad_request(
+            MSG_BAD_REQUEST,
+            [detail("MissingValue", ["event_ids", "event_names"], MSG_SEARCH_CRITERIA)],
+            request_id,
+        )
+    now = sb._now()
+    ends = full_windows(ws, SEARCH_WINDOWS, sb, now)
+    if ends:
+        raise rate_limited(sb, max(ends), now)
+    count(ws, SEARCH_WINDOWS)
+    ids = set(criteria.get("event_ids", []))
+    names = set(criteria.get("event_names", []))
+    as_of = now - sb.counter_lag_seconds
+    data = [
+        e.as_search_result(ws.workspace_id, as_of)
+        for e in ws.events.values()
+        if e.event_id in ids or e.name in names
+    ]
+    return {"data": data}

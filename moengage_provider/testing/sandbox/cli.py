@@ -1,0 +1,116 @@
+"""``python -m moengage_provider.testing.sandbox``: run a sandbox until Ctrl-C or SIGTERM.
+
+The last line printed at start-up is always ``MoEngage sandbox listening on URL`` (``LISTENING``):
+:mod:`.spawn` waits for it. The API key is never printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shlex
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from moengage_provider.testing.sandbox.config import load_config
+from moengage_provider.testing.sandbox.connection import SandboxConnection
+from moengage_provider.testing.sandbox.options import is_loopback
+from moengage_provider.testing.sandbox.server import MoEngageSandbox
+
+LISTENING = "MoEngage sandbox listening on "
+
+
+def build_arg_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m moengage_provider.testing.sandbox",
+        description="A local MoEngage Business Events API for tests and demos.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8080, help="port (0 picks a free one; default 8080)")
+    parser.add_argument("--workspace-id", help="workspace ID (Basic-auth user name); or in the config file")
+    parser.add_argument(
+        "--api-key",
+        help="API key (Basic-auth password); prefer the MOENGAGE_SANDBOX_API_KEY environment variable",
+    )
+    parser.add_argument("--config", help="JSON (or YAML) file: events, permissive, limits")
+    parser.add_argument("--strict", action="store_true", help="reject triggers of undeclared events")
+    parser.add_argument("--hourly-limit", type=int, help="triggers per hourly window (default 50)")
+    parser.add_argument("--daily-limit", type=int, help="triggers per daily window (default 200)")
+    parser.add_argument("--hour-seconds", type=float, help="length of the 'hour' window in seconds")
+    parser.add_argument("--day-seconds", type=float, help="length of the 'day' window in seconds")
+    parser.add_argument("--retry-after", action="store_true", help="add a Retry-After header to 429 answers")
+    parser.add_argument("--record-file", help="append every accepted trigger to this file as JSON lines")
+    parser.add_argument("--allow-remote", action="store_true", help="allow binding to a non-loopback address")
+    parser.add_argument("--quiet", action="store_true", help="do not log one line per request")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_arg_parser()
+    args = parser.parse_args(argv)
+    api_key = args.api_key or os.environ.get("MOENGAGE_SANDBOX_API_KEY")
+    if not api_key:
+        parser.error("give the API key with --api-key or the MOENGAGE_SANDBOX_API_KEY environment variable")
+    kwargs: dict[str, Any] = {}
+    if args.config:
+        try:
+            kwargs.update(load_config(args.config))
+        except (OSError, ValueError) as exc:
+            parser.error(str(exc))
+    workspace_id = args.workspace_id or kwargs.pop("workspace_id", None)
+    kwargs.pop("workspace_id", None)
+    if not workspace_id:
+        parser.error("give the workspace ID with --workspace-id (or 'workspace_id' in the config file)")
+    if args.strict:
+        kwargs["permissive"] = False
+    for option in ("hourly_limit", "daily_limit", "hour_seconds", "day_seconds", "record_file"):
+        value = getattr(args, option)
+        if value is not None:
+            kwargs[option] = value
+    if args.retry_after:
+        kwargs["retry_after"] = True
+    if not args.allow_remote and not is_loopback(args.host):
+        parser.error(f"refusing to bind to non-loopback host {args.host!r} without --allow-remote")
+
+    if not args.quiet:
+        logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(message)s")
+    try:
+        sandbox = MoEngageSandbox(
+            workspace_id, api_key, host=args.host, port=args.port, allow_remote=args.allow_remote, **kwargs
+        )
+        sandbox.start()
+    except (OSError, ValueError, TypeError) as exc:
+        print(f"error: cannot start the MoEngage sandbox: {exc}", file=sys.stderr)
+        return 1
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+
+    shown = SandboxConnection(sandbox.host, sandbox.port, workspace_id, "<your sandbox api key>")
+    mode = "permissive (undeclared events accepted)" if sandbox.permissive else "strict"
+    lines = [
+        f"Base URL: {sandbox.url}",
+        f"Workspace ID: {workspace_id}; API key: as given (not shown); mode: {mode}; "
+        f"events declared: {len(sandbox.events())}",
+        "Point Airflow at it (put your sandbox API key in place of the placeholder):",
+        f"  export AIRFLOW_CONN_MOENGAGE_DEFAULT={shlex.quote(shown.json())}",
+        f"Recorded triggers: {sandbox.url}/_sandbox/triggers   Stop with Ctrl-C.",
+        f"{LISTENING}{sandbox.url}",
+    ]
+    print("\n".join(lines), flush=True)
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        sandbox.stop()
+    print("MoEngage sandbox stopped", flush=True)
+    return 0

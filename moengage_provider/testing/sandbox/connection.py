@@ -1,0 +1,46 @@
+"""The one place that builds the Airflow connection for a sandbox: JSON, URI, environment variable."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+
+@dataclass(frozen=True)
+class SandboxConnection:
+    host: str
+    port: int
+    login: str
+    password: str
+    conn_type: str = "moengage"
+    schema: str = "http"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "conn_type": self.conn_type,
+            "host": self.host,
+            "port": self.port,
+            "schema": self.schema,
+            "login": self.login,
+            "password": self.password,
+        }
+
+    def json(self) -> str:
+        """For ``AIRFLOW_CONN_<ID>``: Airflow reads a JSON connection from an environment variable."""
+        return json.dumps(self.as_dict())
+
+    def uri(self) -> str:
+        """For ``airflow connections add --conn-uri``; the schema (``http``) is the URI's path."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        login, password = quote(self.login, safe=""), quote(self.password, safe="")
+        return f"{self.conn_type}://{login}:{password}@{host}:{self.port}/{self.schema}"
+
+    def env(self, conn_id: str = "moengage_default") -> dict[str, str]:
+        """``{"AIRFLOW_CONN_<CONN_ID>": json}``, to merge into a child's environment."""
+        return {env_var_name(conn_id): self.json()}
+
+
+def env_var_name(conn_id: str) -> str:
+    return f"AIRFLOW_CONN_{conn_id.upper()}"

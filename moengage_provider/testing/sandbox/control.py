@@ -1,0 +1,87 @@
+"""The control API (``/_sandbox/...``, no auth): records, declared events, faults, reset, for tests
+and scripts in other processes. Its answers are ``{"error": "..."}`` on failure, never MoEngage's shape.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
+
+from moengage_provider.testing.sandbox.protocol import Response, json_bytes
+
+if TYPE_CHECKING:
+    from moengage_provider.testing.sandbox.server import MoEngageSandbox
+
+#: endpoint -> the methods it answers (the ``Allow`` header of its 405).
+ROUTES: dict[str, str] = {
+    "/_sandbox/health": "GET",
+    "/_sandbox/triggers": "GET",
+    "/_sandbox/rejected": "GET",
+    "/_sandbox/requests": "GET",
+    "/_sandbox/rate_limit": "GET",
+    "/_sandbox/events": "GET, POST",
+    "/_sandbox/reset": "POST",
+    "/_sandbox/faults": "POST",
+}
+
+
+def _ok(obj: Any) -> Response:
+    return Response(200, json_bytes(obj))
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    return Response(status, json_bytes({"error": message}), headers=headers)
+
+
+def handle(sb: MoEngageSandbox, method: str, path: str, query: str, body: bytes) -> Response:
+    allowed = ROUTES.get(path.rstrip("/"))
+    if allowed is None:
+        return _error(404, f"no sandbox control endpoint at {path}")
+    path = path.rstrip("/")
+    if method not in allowed.split(", "):
+        return _error(405, f"{method} not allowed on {path}", {"Allow": allowed})
+    params = {k: v[-1] for k, v in parse_qs(query).items()}
+    try:
+        if path == "/_sandbox/health":
+            return _ok({"status": "ok", "url": sb.url, "workspace_id": sb.workspace_id})
+        if path == "/_sandbox/triggers":
+            return _ok(sb.triggers)
+        if path == "/_sandbox/rejected":
+            return _ok(sb.rejected)
+        if path == "/_sandbox/requests":
+            return _ok([{**r, "body": r["body"].decode("utf-8", errors="replace")} for r in sb.requests])
+        if path == "/_sandbox/rate_limit":
+            return _ok(sb.rate_limit_state(params.get("workspace_id")))
+        if path == "/_sandbox/reset":
+            sb.reset()
+            return _ok({"status": "ok"})
+        if path == "/_sandbox/events" and method == "GET":
+            return _ok(sb.events(params.get("workspace_id")))
+        payload = json.loads(body) if body.strip() else {}
+        if not isinstance(payload, dict):
+            return _error(400, "expected a JSON object")
+        if path == "/_sandbox/events":
+            return _ok(declare_events(sb, payload))
+        sb._faults.from_control(payload)
+        return _ok({"status": "ok", "pending_faults": sb.pending_faults()})
+    except (ValueError, TypeError, KeyError, RecursionError) as exc:
+        return _error(400, str(exc))
+
+
+def declare_events(sb: MoEngageSandbox, payload: dict[str, Any]) -> dict[str, Any]:
+    workspace_id = payload.get("workspace_id")
+    if "events" in payload:
+        specs = payload["events"]
+        if not isinstance(specs, dict):
+            raise ValueError("'events' must be an object: name -> {attributes, active_campaign, flow}")
+    elif "name" in payload:
+        specs = {
+            payload["name"]: {
+                k: payload[k] for k in ("attributes", "active_campaign", "flow") if k in payload
+            }
+        }
+    else:
+        raise ValueError("expected {'name', 'attributes', 'active_campaign'} or {'events': {...}}")
+    sb.declare_events(specs, workspace_id=workspace_id)
+    return {"status": "ok", "declared": sorted(specs)}

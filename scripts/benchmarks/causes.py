@@ -1,0 +1,87 @@
+"""For each missed target: the code responsible and a suggested fix, from the measurements."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from benchmarks.common import (
+    TARGET_MAX_EXTRA_RSS_MIB,
+    TARGET_MAX_OPERATOR_MS,
+)
+from benchmarks.fmt import fmt
+
+
+def causes(results: dict[str, Any]) -> list[str]:
+    """A paragraph per missed target, naming the code responsible and a fix, from the measurements."""
+    out = []
+    sections = results["sections"]
+    parse, over, rl, mem = (sections.get(k, {}) for k in ("parse", "overhead", "ratelimit", "memory"))
+    if parse.get("modules_pass") is False:
+        names = parse["imports"]["operator"]["module_names"]
+        out.append(
+            f"**1, modules**: importing the operator adds {len(names)} modules: {', '.join(names)}. "
+            "Anything not needed to construct the operator in a DAG file should be imported in `execute()`."
+        )
+    if parse.get("time_pass") is False:
+        out.append(
+            f"**1, import time**: {fmt(parse['time_ratio'] * 100, 1)} % of HttpOperator's. See the module list "
+            "above for what the operator module imports at DAG-parse time."
+        )
+    if over.get("call_pass") is False:
+        out.append(
+            f"**2, per call**: the hook takes {fmt(over['call_ratio'], 3)}x the bare post. Its own work per "
+            f"call is payload validation and encoding plus one log line ({fmt(over['log_line_ms']['median'], 3)} ms "
+            "alone); if the ratio moves between runs, it is the machine's noise on a ~1 ms round trip."
+        )
+    if over.get("operator_pass") is False:
+        per_string = over["airflow_render_ms"]["median"] / max(1, over["template_strings"])
+        saving = per_string * over["literal_strings"]
+        out.append(
+            f"**2, operator** ({fmt(over['operator_ms'], 3)} ms, target < {TARGET_MAX_OPERATOR_MS:g} ms): "
+            f"{fmt(over['render_ms']['median'], 3)} ms of it is rendering, and the same values on a plain "
+            f"`BaseOperator` render in {fmt(over['airflow_render_ms']['median'], 3)} ms (row e): Airflow's "
+            "`render_template_fields` compiles each string of the template fields with "
+            f"`jinja2.Environment.from_string`, about {fmt(per_string, 2)} ms per string, "
+            f"{over['template_strings']} strings in this benchmark's event. The operator's own code costs "
+            f"{fmt(over['operator_code_ms'], 3)} ms. So the miss scales with how many string values a DAG "
+            "author puts in `event_attributes` (an XComArg, as in all sample DAGs, skips Jinja). "
+            "**Suggested fix** (in `moengage_provider/operators/business_event.py`, not changed by this "
+            "benchmark): override `render_template` to return strings without Jinja markers unchanged (the "
+            "module's `_is_literal()` already tells them apart; the operator has no `template_ext`, so no "
+            f"string is a template file name), which would save about {fmt(saving, 2)} ms here "
+            f"({over['literal_strings']} plain strings), to about {fmt(over['operator_ms'] - saving, 2)} ms; "
+            "templated strings keep Airflow's cost, so an event with more than about "
+            f"{int((TARGET_MAX_OPERATOR_MS - over['operator_code_ms']) / per_string) if per_string > 0 else 0} "
+            "templated strings stays over 2 ms on this machine whatever the operator does."
+        )
+    if rl.get("pass") is False:
+        d = rl["runs"]["deferrable"]
+        out.append(
+            f"**3**: deferrable run {d['state']}, slept {fmt(d['slept_in_worker_seconds'], 2)} s in the worker, "
+            f"longest hold {fmt(d['max_hold_seconds'], 3)} s, {d['refused_429']} refusals, errors {d['errors']}."
+        )
+    if mem.get("pass") is False:
+        steps = {s["step"]: s for s in mem.get("breakdown", {}).get("steps", [])}
+        req = steps.get("import requests", {}).get("added_mib")
+        http = steps.get("import airflow.providers.http.hooks.http", {}).get("added_mib")
+        own = steps.get("import moengage_provider.hooks.moengage", {}).get("added_mib") or 0.0
+        out.append(
+            f"**4, memory** (+{fmt(mem['extra_mib'], 2)} MiB, target < {TARGET_MAX_EXTRA_RSS_MIB:g}): the task "
+            "process loads `moengage_provider/hooks/moengage.py`, which imports "
+            "`airflow.providers.http.hooks.http.HttpHook` at module level only to build its `requests` session "
+            "(`MoEngageHook.session` via `_PreparedConnectionHttpHook(...).get_conn()`). That HTTP-provider "
+            "module imports `aiohttp` (with `multidict`, `yarl`, `frozenlist`, `propcache`, "
+            "`aiohappyeyeballs`) and `requests_toolbelt` at its top, for its async hook, which a MoEngage task never "
+            f"uses: +{fmt(http, 2)} MiB in the breakdown above, on top of `requests` itself "
+            f"(+{fmt(req, 2)} MiB), and most of the hook's import time (see the `-X importtime` table). "
+            "The floor for any `requests`-based hook is the bare `requests` task: "
+            f"+{fmt(mem['requests_extra_mib'], 2)} MiB (one POST included). **Decision: kept.** The provider "
+            "is built on the HTTP provider's `HttpHook` on purpose (issue 2: its session, auth, proxy and TLS "
+            "extras, so a connection behaves like every other HTTP connection in Airflow), and the cost is "
+            "that module's import-time `aiohttp`, not our code. Dropping `HttpHook` for a bare "
+            "`requests.Session()` would bring the task to about the `requests` floor plus our own modules "
+            f"(+{fmt(own, 2)} MiB), i.e. about +{fmt(mem['requests_extra_mib'] + own, 1)} MiB; the better fix "
+            "is upstream: import `aiohttp` lazily inside `HttpAsyncHook` in "
+            "`airflow/providers/http/hooks/http.py`, which would remove it from every HTTP-provider task."
+        )
+    return out

@@ -100,6 +100,11 @@ VERSION_GAPS = [
         "Airflow 2 computes extra links in the webserver when they are shown; no stored link to read back",
     ),
     (
+        not AIRFLOW_3_PLUS,
+        "test_wheel_and_sdist_pass_twine_check",
+        "Airflow 2.11's pins hold twine at 6.2, which cannot read metadata 2.5; checked with uv.lock's tools",
+    ),
+    (
         not AIRFLOW_3_3_PLUS,
         "test_wheel_in_a_clean_venv_is_listed_by_airflow",
         "it installs the wheel with Airflow 3.3.2 on this session's DB; older Airflow: scripts/test-wheel-install.sh",

@@ -54,7 +54,8 @@ DEGRADATIONS: dict[str, Degradation] = {
         "conn-fields in provider info",
         (3, 2),
         "the connection form's Data center and timeout fields come from the hook's "
-        "get_connection_form_widgets / get_ui_field_behaviour (a text box, not a dropdown)",
+        "get_connection_form_widgets / get_ui_field_behaviour (on Airflow 2 a text box checked against "
+        "the list; on 3.0/3.1 shown only where Flask-AppBuilder and WTForms are installed)",
     ),
 }
 

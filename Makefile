@@ -4,7 +4,7 @@ PYTHON ?= python3
 UV := $(or $(shell command -v uv 2>/dev/null),.tools/bin/uv)
 VENV_PY := .venv/bin/python
 
-.PHONY: install demo test test-floor lint check bench clean
+.PHONY: install demo test test-floor test-version test-matrix test-wheel lint check bench clean
 
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools
@@ -25,9 +25,25 @@ test: install
 	bash scripts/install-browser.sh
 	$(VENV_PY) -m pytest -p no:cacheprovider
 
-## The suite again on the oldest Airflow supported (3.1.8), in .venv-floor.
+## The whole suite again on the oldest Airflow supported (2.11.2), in .venv-2.11.
 test-floor: install
-	UV=$(UV) bash scripts/test-airflow-floor.sh
+	UV=$(UV) bash scripts/test-airflow-version.sh 2.11
+
+## The suite (or PYTEST_ARGS) on one release line: make test-version V=3.0 [PYTEST_ARGS="tests/operators -x"]
+test-version: install
+	UV=$(UV) bash scripts/test-airflow-version.sh $(V) $(PYTEST_ARGS)
+
+# What the middle release lines (3.0, 3.1, 3.2) run in CI: the operator (reruns, rate limits), the
+# hook, the sample DAGs, the provider's registration and the sandbox's pytest fixture.
+MATRIX_TESTS := tests/operators tests/hooks tests/dags tests/test_provider.py tests/test_version_compat.py tests/testing/test_sandbox_plugin.py tests/testing/test_sandbox_fixture.py
+
+## The middle release lines of the CI matrix (README: Versions); 3.3 is `make test`, 2.11 `make test-floor`.
+test-matrix: install
+	for v in 3.0 3.1 3.2; do UV=$(UV) bash scripts/test-airflow-version.sh $$v $(MATRIX_TESTS) || exit 1; done
+
+## pip-install the built wheel into fresh Airflow 2.11.2 and 3.0.6; a sample DAG delivers one event.
+test-wheel: install
+	for v in 2.11 3.0; do UV=$(UV) bash scripts/test-wheel-install.sh $$v || exit 1; done
 
 lint: install
 	.venv/bin/ruff check .
@@ -40,4 +56,4 @@ bench: install
 	$(VENV_PY) scripts/bench.py
 
 clean:
-	rm -rf .venv .venv-floor .tools .demo dist build
+	rm -rf .venv .venv-floor .venv-2.11 .venv-3.0 .venv-3.1 .venv-3.2 .venv-wheel-* .tools .demo dist build

@@ -29,7 +29,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from airflow.sdk import DAG, Asset, Param, task
+from airflow.providers.common.compat.sdk import DAG, Asset, Param, task
 
 from moengage_provider.operators.business_event import TriggerBusinessEventOperator
 
@@ -60,8 +60,7 @@ with DAG(
     @task
     def summarize_new_episodes(triggering_asset_events: Any, params: dict[str, Any]) -> dict[str, Any]:
         """The episodes of the load(s) that triggered this run, read back from the catalog."""
-        from airflow.providers.common.compat.sdk import AirflowSkipException
-        from airflow.sdk import BaseHook
+        from airflow.providers.common.compat.sdk import AirflowSkipException, BaseHook
 
         hook = BaseHook.get_hook(CATALOG_CONN_ID)
         events = triggering_asset_events.get(NEW_EPISODES, []) if triggering_asset_events else []

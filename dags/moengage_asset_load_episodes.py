@@ -23,7 +23,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk import DAG, Asset, Param, task
+from airflow.providers.common.compat.sdk import DAG, Asset, Param, task
 
 CATALOG_CONN_ID = "catalog_db"
 TABLE = "new_episodes"
@@ -104,7 +104,7 @@ with DAG(
         """Insert the file's episodes that the database does not have yet, in one transaction."""
         from contextlib import closing
 
-        from airflow.sdk import BaseHook
+        from airflow.providers.common.compat.sdk import BaseHook
 
         path = DATA_DIR / params["episodes_file"]
         rows = read_episodes(path)
@@ -122,8 +122,7 @@ with DAG(
     @task(outlets=[NEW_EPISODES])
     def check_load(loaded: dict[str, Any], run_id: str, outlet_events: Any) -> dict[str, Any]:
         """Count what this run committed; update the asset only when it added episodes."""
-        from airflow.providers.common.compat.sdk import AirflowFailException, AirflowSkipException
-        from airflow.sdk import BaseHook
+        from airflow.providers.common.compat.sdk import AirflowFailException, AirflowSkipException, BaseHook
 
         hook = BaseHook.get_hook(CATALOG_CONN_ID)
         (new,) = hook.get_first(

@@ -39,7 +39,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk import DAG, Asset, Param, task
+from airflow.providers.common.compat.sdk import DAG, Asset, Param, task
 
 from moengage_provider.operators.business_event import TriggerBusinessEventOperator
 
@@ -126,7 +126,7 @@ with DAG(
         """Insert the file's restocks that the database does not have yet, in one transaction."""
         from contextlib import closing
 
-        from airflow.sdk import BaseHook
+        from airflow.providers.common.compat.sdk import BaseHook
 
         path = DATA_DIR / params["restocks_file"]
         rows = read_restocks(path)
@@ -144,8 +144,7 @@ with DAG(
     @task
     def plan_announcements(loaded: dict[str, Any], params: dict[str, Any], run_id: str) -> list[dict]:
         """One attribute set per product this run added; skip when none, fail when over budget."""
-        from airflow.providers.common.compat.sdk import AirflowFailException, AirflowSkipException
-        from airflow.sdk import BaseHook
+        from airflow.providers.common.compat.sdk import AirflowFailException, AirflowSkipException, BaseHook
 
         hook = BaseHook.get_hook(CATALOG_CONN_ID)
         new = hook.get_records(

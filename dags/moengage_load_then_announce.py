@@ -35,7 +35,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk import DAG, Asset, Param, task
+from airflow.providers.common.compat.sdk import DAG, Asset, Param, task
 
 from moengage_provider.operators.business_event import TriggerBusinessEventOperator
 
@@ -120,7 +120,7 @@ with DAG(
         """Insert the file's titles that the catalog does not have yet, in one transaction."""
         from contextlib import closing
 
-        from airflow.sdk import BaseHook
+        from airflow.providers.common.compat.sdk import BaseHook
 
         path = DATA_DIR / params["titles_file"]
         rows = read_titles(path)
@@ -140,8 +140,7 @@ with DAG(
     @task
     def check_load(loaded: dict[str, Any], run_id: str) -> dict[str, Any]:
         """Read back what this run committed; skip (no event) when it added nothing."""
-        from airflow.providers.common.compat.sdk import AirflowFailException, AirflowSkipException
-        from airflow.sdk import BaseHook
+        from airflow.providers.common.compat.sdk import AirflowFailException, AirflowSkipException, BaseHook
 
         hook = BaseHook.get_hook(CATALOG_CONN_ID)
         new = hook.get_records(

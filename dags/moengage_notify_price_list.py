@@ -27,7 +27,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk import DAG, task
+from airflow.providers.common.compat.sdk import DAG, task
 
 from moengage_provider.notifications.moengage import send_moengage_business_event
 

@@ -18,12 +18,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from moengage_provider.outcomes import Failure, Outcome, for_failure, for_status
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
-try:
-    from airflow.sdk.exceptions import AirflowException, AirflowFailException
-except ImportError:  # Airflow < 3.2: the task SDK does not define them yet.
-    from airflow.exceptions import AirflowException, AirflowFailException  # type: ignore[no-redef]
+from moengage_provider.outcomes import Failure, Outcome, for_failure, for_status
 
 #: Statuses where resending the same request can succeed: everything else in 4xx fails at once.
 RETRYABLE_CLIENT_STATUSES = frozenset({408, 425, 429})

@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk.definitions.retry_policy import RetryDecision, RetryPolicy
+from airflow.providers.common.compat.sdk import RetryDecision, RetryPolicy
 
 from moengage_provider.exceptions import (
     MoEngageConnectionError,

@@ -16,10 +16,21 @@ class DagRunResult:
     xcom: dict[str, Any] = field(default_factory=dict)
 
 
+def xcom_table() -> tuple[Any, Any]:
+    """The XCom table's model (Airflow 2 names it XCom) and a row's value (deserialized on load in both)."""
+    try:
+        from airflow.models.xcom import XComModel
+    except ImportError:  # Airflow 2
+        from airflow.models.xcom import XCom as XComModel
+    return XComModel, lambda row: row.value
+
+
 def run_dag(dag, **test_kwargs: Any) -> DagRunResult:
-    from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
 
+    XComModel, value_of = xcom_table()
+
+    _task_logs_to_this_test_on_airflow_3_0()
     dag_run = dag.test(**test_kwargs)
     result = DagRunResult(state=str(dag_run.state), run_id=dag_run.run_id)
     with create_session() as session:
@@ -33,8 +44,27 @@ def run_dag(dag, **test_kwargs: Any) -> DagRunResult:
         )
         for row in rows:
             key = row.task_id if row.map_index < 0 else f"{row.task_id}[{row.map_index}]"
-            result.xcom[key] = row.value
+            result.xcom[key] = value_of(row)
     return result
+
+
+def _task_logs_to_this_test_on_airflow_3_0() -> None:
+    """
+    Airflow 3.0's dag.test() logs tasks through structlog bound to the stdout of the first test that
+    configured it (pytest's capture of that test): rebind it to this test's stdout, as plain JSON lines
+    (no rich traceback wrapping), so capfd sees the task log as it does on 2.x and 3.1+.
+    """
+    from importlib.metadata import version
+
+    from packaging.version import Version
+
+    if not Version("3.0") <= Version(version("apache-airflow")) < Version("3.1"):
+        return
+    import sys
+
+    from airflow.sdk.log import configure_logging
+
+    configure_logging(enable_pretty_log=False, output=sys.stdout, cache_logger_on_first_use=False)
 
 
 def run_airflow(*args: str, check: bool = True, timeout: float = 240) -> str:

@@ -16,7 +16,7 @@ from tests.dagrun import run_dag
 
 SOURCE = """
 import datetime
-from airflow.sdk import DAG, task
+from airflow.providers.common.compat.sdk import DAG, task
 from moengage_provider.notifications.moengage import send_moengage_business_event
 
 with DAG(
@@ -78,7 +78,7 @@ def test_notifier_validates_like_the_operator(moengage_sandbox):
 
 LINK_DAG = """
 import datetime
-from airflow.sdk import DAG
+from airflow.providers.common.compat.sdk import DAG
 from moengage_provider.operators.business_event import TriggerBusinessEventOperator
 
 with DAG("{dag_id}", schedule=None, start_date=datetime.datetime(2024, 1, 1), catchup=False) as dag:
@@ -103,8 +103,11 @@ def test_dashboard_link_follows_the_connection(
     assert result.state == "success"
     assert len(moengage_sandbox.triggers) == 1
 
-    from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
+
+    from tests.dagrun import xcom_table
+
+    XComModel, value_of = xcom_table()
 
     with create_session() as session:
         row = (
@@ -112,4 +115,4 @@ def test_dashboard_link_follows_the_connection(
             .filter_by(dag_id=dag_id, task_id="fire", key="_link_MoEngageDashboardLink")
             .one()
         )
-    assert row.value == expected
+    assert value_of(row) == expected

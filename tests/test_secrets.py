@@ -29,7 +29,7 @@ def secret_forms(key: str) -> list[str]:
 
 DAG_SOURCE = """
 import datetime
-from airflow.sdk import DAG
+from airflow.providers.common.compat.sdk import DAG
 from moengage_provider.operators.business_event import TriggerBusinessEventOperator
 
 with DAG("{dag_id}", schedule=None, start_date=datetime.datetime(2024, 1, 1), catchup=False) as dag:
@@ -118,11 +118,13 @@ def test_no_secret_form_anywhere_after_a_debug_logged_run(airflow_db, caplog):
 
 def _stored_values(dag_id: str) -> str:
     from airflow.models.renderedtifields import RenderedTaskInstanceFields
-    from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
 
+    from tests.dagrun import xcom_table
+
+    XComModel, value_of = xcom_table()
     with create_session() as session:
-        xcoms = [row.value for row in session.query(XComModel).filter_by(dag_id=dag_id).all()]
+        xcoms = [value_of(row) for row in session.query(XComModel).filter_by(dag_id=dag_id).all()]
         rendered = [
             row.rendered_fields
             for row in session.query(RenderedTaskInstanceFields).filter_by(dag_id=dag_id).all()

@@ -20,13 +20,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import requests
+from airflow.providers.common.compat.sdk import BaseHook, Connection
 from airflow.providers.http.hooks.http import HttpHook
-from airflow.sdk import Connection
-
-try:
-    from airflow.sdk import BaseHook
-except ImportError:  # Airflow 3.0: the task SDK does not export BaseHook yet.
-    from airflow.hooks.base import BaseHook  # type: ignore[no-redef,attr-defined]
 
 from moengage_provider import __version__
 from moengage_provider.data_centers import (
@@ -122,6 +117,19 @@ class MoEngageHook(BaseHook):
         self.moengage_conn_id = moengage_conn_id
         self._timeout_override = timeout
 
+    # Airflow before 3.2 builds the connection form from these (3.2+ reads provider info instead).
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        from moengage_provider.connection_form import connection_form_widgets
+
+        return connection_form_widgets()
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        from moengage_provider.connection_form import ui_field_behaviour
+
+        return ui_field_behaviour()
+
     # -- connection ------------------------------------------------------------------------------
 
     @cached_property
@@ -132,7 +140,7 @@ class MoEngageHook(BaseHook):
         return settings
 
     def _get_moengage_connection(self) -> Connection:
-        from airflow.exceptions import AirflowNotFoundException
+        from airflow.providers.common.compat.sdk import AirflowNotFoundException
 
         try:
             return self.get_connection(self.moengage_conn_id)
@@ -420,7 +428,7 @@ def _timeout(value: Any, where: str) -> float:
 
 def _mask_credentials(workspace_id: str, api_key: str) -> None:
     """Register the key and both forms of the Authorization value with Airflow's secret masker."""
-    from airflow.sdk.log import mask_secret
+    from airflow.providers.common.compat.sdk import mask_secret
 
     pair = f"{workspace_id}:{api_key}"
     mask_secret(api_key)

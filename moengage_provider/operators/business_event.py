@@ -14,12 +14,7 @@ from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from airflow.sdk import BaseOperator
-
-try:
-    from airflow.sdk import conf
-except ImportError:  # Airflow < 3.2: airflow.sdk does not export conf.
-    from airflow.configuration import conf  # type: ignore[assignment]
+from airflow.providers.common.compat.sdk import BaseOperator, conf
 
 from moengage_provider.delivery import (
     Action,
@@ -36,6 +31,7 @@ from moengage_provider.delivery import (
     settle_doubt,
     utc_now_iso,
 )
+from moengage_provider.delivery_stores import state_store_for
 from moengage_provider.exceptions import (
     AirflowFailException,
     MoEngageError,
@@ -218,7 +214,7 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
             self._try_finished(TryResult(prepared.event_name, action, last, result, error, doubt))
 
         try:
-            store = DeliveryStore.from_context(context)
+            store = DeliveryStore(state_store_for(context, self.log))
             self._warn_if_reruns_can_resend(store)
             settings = self.hook.settings  # a missing or unusable connection fails here, on the first try
             fingerprint = payload_fingerprint(

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import load_dag_file
+from tests.conftest import AIRFLOW_3_PLUS, load_dag_file
 from tests.dagrun import run_dag
 
 REPO = Path(__file__).resolve().parents[2]
@@ -537,7 +537,8 @@ def test_event_per_item_burst_refused_for_the_rate_limit_waits_and_sends_each_ev
 
 def test_notify_price_list_fires_one_event_from_the_success_callback(sample_dag, moengage_sandbox):
     dag = sample_dag("moengage_notify_price_list")
-    result = run_dag(dag, logical_date=dt.datetime(2024, 6, 21, tzinfo=dt.timezone.utc))
+    date_arg = "logical_date" if AIRFLOW_3_PLUS else "execution_date"  # Airflow 2's name for it
+    result = run_dag(dag, **{date_arg: dt.datetime(2024, 6, 21, tzinfo=dt.timezone.utc)})
 
     assert result.state == "success"
     assert result.tasks["publish_price_list"] == ("success", 1)

@@ -7,7 +7,7 @@ import json
 
 import pytest
 import requests
-from airflow.sdk import Connection
+from airflow.providers.common.compat.sdk import Connection
 
 from moengage_provider.exceptions import (
     MoEngageClientError,

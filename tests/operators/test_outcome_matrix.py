@@ -176,7 +176,7 @@ def between_tries(context: Any) -> None:
 
 SOURCE = """
 import datetime
-from airflow.sdk import DAG
+from airflow.providers.common.compat.sdk import DAG
 from moengage_provider.operators.business_event import TriggerBusinessEventOperator
 from tests.operators.test_outcome_matrix import between_tries
 

@@ -16,7 +16,7 @@ from tests.dagrun import run_dag
 
 SOURCE = """
 import datetime
-from airflow.sdk import DAG, chain
+from airflow.providers.common.compat.sdk import DAG, chain
 from moengage_provider.operators.business_event import TriggerBusinessEventOperator
 
 with DAG("{dag_id}", schedule=None, start_date=datetime.datetime(2024, 1, 1), catchup=False) as dag:

@@ -13,7 +13,7 @@ from tests.dagrun import run_dag
 
 HEADER = """
 import datetime
-from airflow.sdk import DAG, task
+from airflow.providers.common.compat.sdk import DAG, task
 from moengage_provider.operators.business_event import TriggerBusinessEventOperator
 
 with DAG(
@@ -284,7 +284,7 @@ def test_native_rendering_keeps_literal_strings_and_types_templated_values(dag_f
     dag_id = f"native_{uuid.uuid4().hex[:10]}"
     source = f"""
 import datetime
-from airflow.sdk import DAG
+from airflow.providers.common.compat.sdk import DAG
 from moengage_provider.operators.business_event import TriggerBusinessEventOperator
 
 with DAG("{dag_id}", schedule=None, start_date=datetime.datetime(2024, 1, 1), catchup=False,

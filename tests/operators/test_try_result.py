@@ -14,7 +14,7 @@ SEEN: list = []
 
 SOURCE = """
 import datetime
-from airflow.sdk import DAG
+from airflow.providers.common.compat.sdk import DAG
 from moengage_provider.operators.business_event import TriggerBusinessEventOperator
 from tests.operators.test_try_result import SEEN
 

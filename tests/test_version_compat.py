@@ -1,0 +1,80 @@
+"""What the provider does per Airflow version: the degradation table, the pre-3.3 store, the pre-3.2 form."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+
+import pytest
+
+import moengage_provider
+from moengage_provider import connection_form, version_compat
+from moengage_provider.delivery_stores import VARIABLE_PREFIX, VariableStateStore, state_store_for
+from tests.conftest import AIRFLOW_3_2_PLUS, AIRFLOW_3_3_PLUS, AIRFLOW_VERSION
+
+
+def test_the_running_airflow_is_the_one_the_tests_see():
+    assert ".".join(map(str, version_compat.AIRFLOW_VERSION)) == AIRFLOW_VERSION
+    assert version_compat.has("task_state_store") is AIRFLOW_3_3_PLUS
+    assert version_compat.has("retry_policy") is AIRFLOW_3_3_PLUS
+    assert version_compat.has("conn_fields") is AIRFLOW_3_2_PLUS
+
+
+def test_a_missing_mechanism_is_logged_once_with_what_happens_instead(caplog, monkeypatch):
+    monkeypatch.setattr(version_compat, "_warned", set())
+    log = logging.getLogger("test_version_compat")
+    with caplog.at_level(logging.WARNING, logger="test_version_compat"):
+        version_compat.warn_degraded_once("task_state_store", log)
+        version_compat.warn_degraded_once("task_state_store", log)
+    messages = [r.getMessage() for r in caplog.records]
+    if AIRFLOW_3_3_PLUS:
+        assert messages == []
+    else:
+        assert len(messages) == 1
+        assert "has no task state store (added in 3.3)" in messages[0]
+        assert "Airflow Variable" in messages[0]
+
+
+def test_variable_keys_name_one_task_instance_and_fit_airflows_key_column():
+    long_id = "d" * 250
+    store = VariableStateStore(long_id, "t" * 250, "r" * 250, 3)
+    key = store.variable_key("moengage_business_event_delivery")
+    assert key.startswith(VARIABLE_PREFIX) and len(key) <= 250
+    assert key == VariableStateStore(long_id, "t" * 250, "r" * 250, 3).variable_key(
+        "moengage_business_event_delivery"
+    )
+    others = {
+        VariableStateStore(long_id, "t" * 250, "r" * 250, 4).variable_key("moengage_business_event_delivery"),
+        VariableStateStore(long_id, "t" * 250, "other-run", 3).variable_key(
+            "moengage_business_event_delivery"
+        ),
+        store.variable_key("another_key"),
+    }
+    assert key not in others and len(others) == 3
+
+
+def test_the_task_state_store_wins_where_airflow_has_one():
+    sentinel = object()
+    assert state_store_for({"task_state_store": sentinel}) is sentinel
+
+
+def test_ui_field_behaviour_is_provider_infos_in_the_hooks_spelling():
+    (conn_type,) = moengage_provider.get_provider_info()["connection-types"]
+    behaviour = connection_form.ui_field_behaviour()
+    assert behaviour["hidden_fields"] == conn_type["ui-field-behaviour"]["hidden-fields"]
+    assert behaviour["relabeling"]["login"] == "Workspace ID"
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("wtforms") is None or importlib.util.find_spec("flask_appbuilder") is None,
+    reason="WTForms / Flask-AppBuilder are not installed (Airflow 2's UI, or the FAB provider)",
+)
+def test_the_hook_form_has_one_field_per_conn_field_and_the_data_center_list():
+    from moengage_provider.hooks.moengage import MoEngageHook
+
+    (conn_type,) = moengage_provider.get_provider_info()["connection-types"]
+    widgets = MoEngageHook.get_connection_form_widgets()
+    assert set(widgets) == set(conn_type["conn-fields"])
+    validators = widgets["data_center"].kwargs["validators"]
+    (any_of,) = [v for v in validators if hasattr(v, "values")]
+    assert list(any_of.values) == conn_type["conn-fields"]["data_center"]["schema"]["enum"]

@@ -64,8 +64,9 @@ def start_deployment(root: Path, executor: str, migrated_db: Path, sandbox: MoEn
 @pytest.fixture(scope="session")
 def samples_sandbox() -> Iterator[MoEngageSandbox]:
     """Strict, like a real workspace: the sample events declared as in dags/data/moengage_events.json."""
-    sandbox = MoEngageSandbox(WORKSPACE, "sbx-" + secrets.token_urlsafe(16), events=DECLARED_EVENTS,
-                              permissive=False)
+    sandbox = MoEngageSandbox(
+        WORKSPACE, "sbx-" + secrets.token_urlsafe(16), events=DECLARED_EVENTS, permissive=False
+    )
     sandbox.start()
     try:
         yield sandbox

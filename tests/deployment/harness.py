@@ -59,8 +59,14 @@ def listening(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def wait_for(what: str, probe: Callable[[], T | None], timeout: float, *, every: float = 0.3,
-             details: Callable[[], str] | None = None) -> T:
+def wait_for(
+    what: str,
+    probe: Callable[[], T | None],
+    timeout: float,
+    *,
+    every: float = 0.3,
+    details: Callable[[], str] | None = None,
+) -> T:
     """Poll ``probe`` until it returns something truthy; past ``timeout`` fail saying ``what``."""
     deadline = time.monotonic() + timeout
     last_error: BaseException | None = None
@@ -196,14 +202,30 @@ class Deployment:
             self._migrate()
             if self.executor == "CeleryExecutor":
                 self._start_redis()
-            self._spawn("api-server", "api-server", "--host", "127.0.0.1", "--port", str(self.api_port),
-                        "--workers", "1")
+            self._spawn(
+                "api-server",
+                "api-server",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.api_port),
+                "--workers",
+                "1",
+            )
             self._spawn("scheduler", "scheduler", "--skip-serve-logs")
             self._spawn("dag-processor", "dag-processor")
             self._spawn("triggerer", "triggerer", "--skip-serve-logs")
             if self.executor == "CeleryExecutor":
-                self._spawn("celery-worker", "celery", "worker", "--skip-serve-logs", "--concurrency",
-                            str(self.parallelism), "--without-mingle", "--without-gossip")
+                self._spawn(
+                    "celery-worker",
+                    "celery",
+                    "worker",
+                    "--skip-serve-logs",
+                    "--concurrency",
+                    str(self.parallelism),
+                    "--without-mingle",
+                    "--without-gossip",
+                )
             self.wait_until_healthy()
         except BaseException:
             self.stop()
@@ -222,7 +244,10 @@ class Deployment:
     def _run_migrate(self) -> None:
         result = subprocess.run(
             [sys.executable, "-m", "airflow", "db", "migrate"],
-            env=self.component_env(), capture_output=True, text=True, timeout=self.startup_timeout,
+            env=self.component_env(),
+            capture_output=True,
+            text=True,
+            timeout=self.startup_timeout,
             cwd=self.root,
         )
         if result.returncode != 0:
@@ -231,15 +256,36 @@ class Deployment:
     def _start_redis(self) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
-            raise DeploymentError("redis-server is not installed: run scripts/install-redis.sh (Debian's package)")
+            raise DeploymentError(
+                "redis-server is not installed: run scripts/install-redis.sh (Debian's package)"
+            )
         data = self.root / "redis"
         data.mkdir(exist_ok=True)
-        self._popen("redis", [binary, "--bind", "127.0.0.1", "--port", str(self.redis_port), "--save", "",
-                              "--appendonly", "no", "--dir", str(data), "--protected-mode", "yes"])
+        self._popen(
+            "redis",
+            [
+                binary,
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.redis_port),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(data),
+                "--protected-mode",
+                "yes",
+            ],
+        )
         component = self.components["redis"]
-        wait_for(f"redis-server to listen on 127.0.0.1:{self.redis_port}",
-                 lambda: self._check_alive(component) and listening(self.redis_port), 30,
-                 details=component.log_tail)
+        wait_for(
+            f"redis-server to listen on 127.0.0.1:{self.redis_port}",
+            lambda: self._check_alive(component) and listening(self.redis_port),
+            30,
+            details=component.log_tail,
+        )
 
     def _spawn(self, name: str, *args: str) -> Component:
         return self._popen(name, [sys.executable, "-m", "airflow", *args])
@@ -250,8 +296,13 @@ class Deployment:
         component = Component(name, argv, log_path)
         with log_path.open("ab") as log:
             component.process = subprocess.Popen(
-                argv, env=self.component_env(), cwd=self.root, stdin=subprocess.DEVNULL, stdout=log,
-                stderr=subprocess.STDOUT, start_new_session=True,
+                argv,
+                env=self.component_env(),
+                cwd=self.root,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         self.components[name] = component
         return component
@@ -259,7 +310,9 @@ class Deployment:
     def _check_alive(self, component: Component) -> bool:
         if not component.alive():
             code = component.process.returncode if component.process else None
-            raise DeploymentError(f"{component.name} exited with {code} while starting:\n{component.log_tail()}")
+            raise DeploymentError(
+                f"{component.name} exited with {code} while starting:\n{component.log_tail()}"
+            )
         return True
 
     def wait_until_healthy(self, timeout: float | None = None) -> None:
@@ -271,16 +324,26 @@ class Deployment:
             for component in self.components.values():
                 self._check_alive(component)
             health = self.api("GET", "/api/v2/monitor/health")
-            return all(health.get(part, {}).get("status") == "healthy"
-                       for part in ("metadatabase", "scheduler", "triggerer", "dag_processor"))
+            return all(
+                health.get(part, {}).get("status") == "healthy"
+                for part in ("metadatabase", "scheduler", "triggerer", "dag_processor")
+            )
 
-        wait_for("the api-server's health to show scheduler, triggerer and dag-processor healthy",
-                 healthy, timeout, every=0.5, details=lambda: self._tails(api.name, "scheduler"))
+        wait_for(
+            "the api-server's health to show scheduler, triggerer and dag-processor healthy",
+            healthy,
+            timeout,
+            every=0.5,
+            details=lambda: self._tails(api.name, "scheduler"),
+        )
         if "celery-worker" in self.components:
             worker = self.components["celery-worker"]
-            wait_for("the celery worker to be ready",
-                     lambda: self._check_alive(worker) and "ready." in worker.log_path.read_text(errors="replace"),
-                     timeout, details=worker.log_tail)
+            wait_for(
+                "the celery worker to be ready",
+                lambda: self._check_alive(worker) and "ready." in worker.log_path.read_text(errors="replace"),
+                timeout,
+                details=worker.log_tail,
+            )
 
     def _tails(self, *names: str) -> str:
         return "\n".join(self.components[n].log_tail() for n in names if n in self.components)
@@ -334,7 +397,9 @@ class Deployment:
     def _api(self, method: str, path: str, body: Any, timeout: float) -> Any:
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(
-            f"{self.api_url}{path}", data=data, method=method,
+            f"{self.api_url}{path}",
+            data=data,
+            method=method,
             headers={"Content-Type": "application/json", "Accept": "application/json"},
         )
         try:
@@ -361,8 +426,13 @@ class Deployment:
                     missing.discard(dag_id)
             return not missing
 
-        wait_for(f"the dag-processor to parse {sorted(missing)}", parsed, timeout, every=1,
-                 details=lambda: self._tails("dag-processor") + self._import_errors())
+        wait_for(
+            f"the dag-processor to parse {sorted(missing)}",
+            parsed,
+            timeout,
+            every=1,
+            details=lambda: self._tails("dag-processor") + self._import_errors(),
+        )
 
     def _import_errors(self) -> str:
         with contextlib.suppress(Exception):
@@ -387,15 +457,21 @@ class Deployment:
         output = self.cli(*args)
         with contextlib.suppress(ValueError, KeyError, IndexError, TypeError):
             start = output.index("[")
-            return str(json.loads(output[start:output.rindex("]") + 1])[0]["dag_run_id"])
+            return str(json.loads(output[start : output.rindex("]") + 1])[0]["dag_run_id"])
         new = [r["dag_run_id"] for r in self.runs(dag_id) if r["dag_run_id"] not in before]
         if len(new) != 1:
             raise DeploymentError(f"airflow dags trigger {dag_id}: cannot tell its run id:\n{output[-2000:]}")
         return str(new[0])
 
     def cli(self, *args: str, timeout: float = 180) -> str:
-        result = subprocess.run([sys.executable, "-m", "airflow", *args], env=self.component_env(),
-                                capture_output=True, text=True, timeout=timeout, cwd=self.root)
+        result = subprocess.run(
+            [sys.executable, "-m", "airflow", *args],
+            env=self.component_env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=self.root,
+        )
         output = result.stdout + result.stderr
         if result.returncode != 0:
             raise DeploymentError(f"airflow {' '.join(args)} exited {result.returncode}:\n{output[-3000:]}")
@@ -416,25 +492,47 @@ class Deployment:
             result[key] = ti
         return result
 
-    def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 240,
-                     states: tuple[str, ...] = FINISHED) -> dict[str, Any]:
-        return wait_for(f"run {dag_id}/{run_id} to be {' or '.join(states)}",
-                        lambda: (run := self.run(dag_id, run_id))["state"] in states and run, timeout,
-                        every=0.5, details=lambda: self.describe_run(dag_id, run_id))
+    def wait_for_run(
+        self, dag_id: str, run_id: str, timeout: float = 240, states: tuple[str, ...] = FINISHED
+    ) -> dict[str, Any]:
+        return wait_for(
+            f"run {dag_id}/{run_id} to be {' or '.join(states)}",
+            lambda: (run := self.run(dag_id, run_id))["state"] in states and run,
+            timeout,
+            every=0.5,
+            details=lambda: self.describe_run(dag_id, run_id),
+        )
 
-    def wait_for_task(self, dag_id: str, run_id: str, task_id: str, predicate: Callable[[dict[str, Any]], bool],
-                      what: str, timeout: float = 180) -> dict[str, Any]:
+    def wait_for_task(
+        self,
+        dag_id: str,
+        run_id: str,
+        task_id: str,
+        predicate: Callable[[dict[str, Any]], bool],
+        what: str,
+        timeout: float = 180,
+    ) -> dict[str, Any]:
         def probe() -> dict[str, Any] | None:
             ti = self.task_instances(dag_id, run_id).get(task_id)
             return ti if ti is not None and predicate(ti) else None
 
-        return wait_for(f"{dag_id}/{run_id}/{task_id} to be {what}", probe, timeout, every=0.3,
-                        details=lambda: self.describe_run(dag_id, run_id))
+        return wait_for(
+            f"{dag_id}/{run_id}/{task_id} to be {what}",
+            probe,
+            timeout,
+            every=0.3,
+            details=lambda: self.describe_run(dag_id, run_id),
+        )
 
     def clear(self, dag_id: str, run_id: str, task_ids: list[str] | None = None) -> list[dict[str, Any]]:
         """Clear through the REST API, as the UI's Clear button does (downstream off, not only failed)."""
-        body: dict[str, Any] = {"dry_run": False, "dag_run_id": run_id, "only_failed": False,
-                                "reset_dag_runs": True, "include_downstream": False}
+        body: dict[str, Any] = {
+            "dry_run": False,
+            "dag_run_id": run_id,
+            "only_failed": False,
+            "reset_dag_runs": True,
+            "include_downstream": False,
+        }
         if task_ids is not None:
             body["task_ids"] = task_ids
         answer = self.api("POST", f"/api/v2/dags/{dag_id}/clearTaskInstances", body)

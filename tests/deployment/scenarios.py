@@ -100,7 +100,9 @@ def outcome(deployment: Deployment, scenario: ScenarioSandbox, run_id: str, **no
     logs = {
         n: deployment.task_log(scenario.dag_id, run_id, "announce", n) for n in range(1, ti["try_number"] + 1)
     }
-    return Outcome(scenario.dag_id, run_id, run["state"], ti["try_number"], len(scenario.triggers()), logs, notes)
+    return Outcome(
+        scenario.dag_id, run_id, run["state"], ti["try_number"], len(scenario.triggers()), logs, notes
+    )
 
 
 def pid_gone(pid: int) -> bool:
@@ -142,7 +144,9 @@ def kill_mid_request(deployment: Deployment, mode: str, where: str) -> Outcome:
         scenario.close()
 
 
-def kill_matrix(deployment: Deployment, modes: tuple[str, ...] = KILL_MODES) -> dict[tuple[str, str], Outcome]:
+def kill_matrix(
+    deployment: Deployment, modes: tuple[str, ...] = KILL_MODES
+) -> dict[tuple[str, str], Outcome]:
     """Every (if_outcome_unknown, where) pair at once, each with its own sandbox."""
     pairs = [(mode, where) for mode in modes for where in KILL_WHERE]
     with ThreadPoolExecutor(max_workers=len(pairs)) as pool:
@@ -162,7 +166,9 @@ def defer_through_restart(deployment: Deployment, retry_after: int = 40) -> Outc
         ti = deployment.wait_for_task(
             dag_id, run_id, "announce", lambda t: t["state"] == "deferred", "deferred", timeout=180
         )
-        refused_at = dt.datetime.fromisoformat(scenario.sandbox.rejected[0]["received_at"].replace("Z", "+00:00"))
+        refused_at = dt.datetime.fromisoformat(
+            scenario.sandbox.rejected[0]["received_at"].replace("Z", "+00:00")
+        )
         moment = refused_at + dt.timedelta(seconds=retry_after)
         worker_pid = int(ti["pid"]) if ti["pid"] else None
         # Deferred means the worker slot is free: the task's process has exited.
@@ -215,5 +221,67 @@ def clear_twice(deployment: Deployment) -> Outcome:
         scenario.close()
 
 
-def elapsed(started: float) -> str:
-    return f"{time.monotonic() - started:.1f} s"
+# -- all of them at once, and what each promises --------------------------------------------------
+
+
+def run_core(deployment: Deployment, modes: tuple[str, ...] = KILL_MODES) -> dict[str, Any]:
+    """The kill matrix, the deferral and the clears side by side; each result or the error it met."""
+    deployment.wait_for_dags(
+        ["deploy_defer", "deploy_clear", *(f"deploy_kill_{m}_{w}" for m in modes for w in KILL_WHERE)]
+    )
+    jobs: dict[str, Any] = {f"kill:{m}:{w}": (kill_mid_request, m, w) for m in modes for w in KILL_WHERE}
+    jobs["defer"] = (defer_through_restart,)
+    jobs["clear"] = (clear_twice,)
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        futures = {name: pool.submit(_capture, job[0], deployment, *job[1:]) for name, job in jobs.items()}
+        results = {name: future.result() for name, future in futures.items()}
+    results["seconds"] = time.monotonic() - started
+    return results
+
+
+def _capture(function: Any, *args: Any) -> Any:
+    try:
+        return function(*args)
+    except Exception as err:  # reported by the test that reads this scenario, not by the others
+        return err
+
+
+def _result(core: dict[str, Any], name: str) -> Outcome:
+    result = core[name]
+    if isinstance(result, BaseException):
+        raise result
+    return result
+
+
+def assert_kill_outcome(core: dict[str, Any], mode: str, where: str) -> None:
+    result = _result(core, f"kill:{mode}:{where}")
+    delivered, state = KILL_EXPECTED[(mode, where)]
+    assert (result.delivered, result.state) == (delivered, state), result.describe()
+    assert result.tries == 2, result.describe()
+    # The retry knew the previous try might have reached MoEngage, and said what it did about it.
+    assert "may have delivered" in result.logs[2], result.describe()
+    assert f"if_outcome_unknown={mode!r}" in result.logs[2], result.describe()
+
+
+def assert_deferral(core: dict[str, Any]) -> None:
+    result = _result(core, "defer")
+    assert (result.state, result.delivered) == ("success", 1), result.describe()
+    assert result.notes["refused"] == [429], result.describe()
+    assert "DateTimeTrigger" in (result.notes["trigger_classpath"] or ""), result.describe()
+    assert result.notes["stopped_before_moment"], (
+        "the triggerer was not restarted mid-wait:\n" + result.describe()
+    )
+    # A deferral is not a failed try: the task resumed in the same try.
+    assert result.tries == 1, result.describe()
+    assert "deferring (worker slot released)" in result.logs[1], result.describe()
+
+
+def assert_clears(core: dict[str, Any]) -> None:
+    result = _result(core, "clear")
+    assert (result.state, result.notes["after_first"], result.delivered) == ("success", 1, 1), (
+        result.describe()
+    )
+    assert result.tries == 3, result.describe()
+    for attempt in (2, 3):
+        assert "already delivered by this task instance" in result.logs[attempt], result.describe()

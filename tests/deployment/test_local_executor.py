@@ -1,6 +1,7 @@
 """
 Core scenarios on a real LocalExecutor deployment (api-server, scheduler, dag-processor, triggerer as
-processes; SQLite), counting what MoEngage (the sandbox) received.
+processes; SQLite), counting what MoEngage (the sandbox) received. The scenarios run side by side
+(each with its own sandbox); the tests below read what each one ended with.
 """
 
 from __future__ import annotations
@@ -12,16 +13,20 @@ from tests.deployment.harness import Deployment
 
 
 @pytest.fixture(scope="module")
-def kills(local_deployment: Deployment) -> dict[tuple[str, str], scenarios.Outcome]:
-    local_deployment.wait_for_dags([f"deploy_kill_{m}_{w}" for m, w in scenarios.KILL_EXPECTED])
-    return scenarios.kill_matrix(local_deployment)
+def core(local_deployment: Deployment) -> dict[str, object]:
+    return scenarios.run_core(local_deployment)
 
 
 @pytest.mark.parametrize(("mode", "where"), list(scenarios.KILL_EXPECTED))
-def test_worker_killed_mid_request(kills, mode: str, where: str) -> None:
+def test_worker_killed_mid_request(core, mode: str, where: str) -> None:
     """SIGKILL while the request is in flight: the final count is what if_outcome_unknown promises."""
-    result = kills[(mode, where)]
-    delivered, state = scenarios.KILL_EXPECTED[(mode, where)]
-    assert (result.delivered, result.state) == (delivered, state), result.describe()
-    assert result.tries == 2, result.describe()
-    assert "may have delivered" in result.logs[2] or "may have" in result.logs[2], result.describe()
+    scenarios.assert_kill_outcome(core, mode, where)
+
+
+def test_rate_limit_defers_through_a_restarted_triggerer(core) -> None:
+    """A 429 defers: no worker held; the triggerer restarted mid-wait; the task resumes, delivers once."""
+    scenarios.assert_deferral(core)
+
+
+def test_clears_through_the_rest_api_send_nothing_twice(core) -> None:
+    scenarios.assert_clears(core)

@@ -20,6 +20,7 @@ No Airflow import here: reading goes through anything with ``search_business_eve
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, Protocol
@@ -130,3 +131,48 @@ def judge(before: Counters | None, after: Counters | None, *, sends_in_flight: i
 def settle_seconds(value: float) -> float:
     """The settle delay, bounded to [0, MAX_SETTLE_SECONDS]."""
     return min(max(float(value), 0.0), MAX_SETTLE_SECONDS)
+
+
+#: The task state store key of the counters read before the latest send (beside the delivery record).
+CHECK_STORE_KEY = "moengage_business_event_counters"
+
+
+class OutcomeCheck:
+    """The counters of one task instance's latest send, kept in its task state store."""
+
+    def __init__(self, accessor: Any | None, hook: _Searcher, event_name: str, log: Any) -> None:
+        self._accessor = accessor
+        self.hook = hook
+        self.event_name = event_name
+        self.log = log
+
+    def before_send(self, fingerprint: str) -> None:
+        """Read and keep the counters; a read that fails makes a later check inconclusive."""
+        before = read_counters(self.hook, self.event_name)
+        if before is None:
+            self.log.warning(
+                "if_outcome_unknown='check': could not read MoEngage's counters for %r before sending (is "
+                "the event declared in this workspace?); an unknown outcome will be inconclusive.",
+                self.event_name,
+            )
+        if self._accessor is not None:
+            value = {"fingerprint": fingerprint, "before": before.to_json() if before else None}
+            self._accessor.set(CHECK_STORE_KEY, value)
+
+    def resolve(self, fingerprint: str, settle: float) -> CheckResult:
+        """Read the counters again after ``settle`` seconds and judge the latest send."""
+        stored = self._accessor.get(CHECK_STORE_KEY) if self._accessor is not None else None
+        before = None
+        if isinstance(stored, Mapping) and stored.get("fingerprint") == fingerprint:
+            before = Counters.from_json(stored.get("before"))
+        if settle > 0:
+            time.sleep(settle)
+        after = read_counters(self.hook, self.event_name)
+        result = judge(before, after, sends_in_flight=1)
+        self.log.warning(
+            "if_outcome_unknown='check' for %r: %s. (Conclusive only while this task is the event's only "
+            "sender between the two reads.)",
+            self.event_name,
+            result.explain(),
+        )
+        return result

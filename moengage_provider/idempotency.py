@@ -168,3 +168,72 @@ def delivery_from_context(context: Mapping[str, Any], key: str, fingerprint: str
         task_id=str(ti.task_id),
         map_index=-1 if map_index is None else int(map_index),
     )
+
+
+def _skip_exception() -> type[Exception]:
+    try:
+        from airflow.sdk.exceptions import AirflowSkipException
+    except ImportError:  # Airflow < 3.2
+        from airflow.exceptions import AirflowSkipException  # type: ignore[no-redef]
+    return AirflowSkipException
+
+
+_warned_no_store = False
+
+
+class IdempotencyGate:
+    """
+    What a task instance with an ``idempotency_key`` asks before sending, and records after.
+
+    ``check()`` raises AirflowSkipException (same payload already announced under the key, by any
+    task instance) or AirflowFailException (another payload under the key), per :data:`RULES`.
+    """
+
+    def __init__(
+        self, context: Mapping[str, Any], key: Any, event_name: str, fingerprint: str, log: Any
+    ) -> None:
+        try:
+            self.key = validate_key(key)
+        except ValueError as err:
+            from moengage_provider.exceptions import MoEngageValidationError
+
+            raise MoEngageValidationError("idempotency_key", f"{err}.") from None
+        self.context = context
+        self.event_name = event_name
+        self.fingerprint = fingerprint
+        self.log = log
+        self.history = DeliveryHistory.from_context(context, business_event_asset(event_name))
+
+    def check(self) -> None:
+        global _warned_no_store
+        if not self.history.available:
+            if not _warned_no_store:
+                _warned_no_store = True
+                self.log.warning(
+                    "idempotency_key is set, but this task has no asset state store for %s (Airflow 3.3+, "
+                    "with the event's asset among the task's outlets): another run with the same key may "
+                    "announce %r again.",
+                    ASSET_URI_PREFIX + self.event_name,
+                    self.event_name,
+                )
+            return
+        previous = self.history.find(self.key)
+        decision, case = decide(previous, self.fingerprint)
+        if decision == "send" or previous is None:
+            return
+        if decision == "skip":
+            raise _skip_exception()(
+                f"MoEngage business event {self.event_name!r} with this exact payload was already announced "
+                f"under idempotency_key {self.key!r} by {previous.describe()}. Nothing was sent ({case})."
+            )
+        from moengage_provider.exceptions import AirflowFailException
+
+        raise AirflowFailException(
+            f"idempotency_key {self.key!r} already announced MoEngage business event {self.event_name!r} "
+            f"with another payload ({previous.describe()}); nothing was sent. The key stands for one "
+            "announcement: to announce the changed data, use a new key (for example add a version to it)."
+        )
+
+    def record(self) -> None:
+        if self.history.available:
+            self.history.record(delivery_from_context(self.context, self.key, self.fingerprint))

@@ -39,9 +39,18 @@ class MoEngageBusinessEventNotifier(PlainStringsStayPlain, BaseNotifier):
         rendering to a JSON object). Templated.
     :param triggered_by: Email shown in MoEngage as who fired the event. Templated.
     :param moengage_conn_id: Airflow connection of type ``moengage``.
+    :param idempotency_key: Announce once per business fact (Airflow 3.3+): as on the operator, but the
+        task must list ``business_event_asset(event_name)`` (``moengage_provider.idempotency``) among its
+        outlets, where the deliveries are recorded. A repeat is logged and not sent. Templated.
     """
 
-    template_fields: Sequence[str] = ("event_name", "event_attributes", "triggered_by", "moengage_conn_id")
+    template_fields: Sequence[str] = (
+        "event_name",
+        "event_attributes",
+        "triggered_by",
+        "moengage_conn_id",
+        "idempotency_key",
+    )
 
     def __init__(
         self,
@@ -50,9 +59,11 @@ class MoEngageBusinessEventNotifier(PlainStringsStayPlain, BaseNotifier):
         event_attributes: Mapping[str, Any] | str,
         triggered_by: str | None = None,
         moengage_conn_id: str = "moengage_default",
+        idempotency_key: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.idempotency_key = idempotency_key
         self.event_name = event_name
         self.event_attributes = event_attributes
         self.triggered_by = triggered_by
@@ -78,9 +89,32 @@ class MoEngageBusinessEventNotifier(PlainStringsStayPlain, BaseNotifier):
             )
         except InvalidBusinessEventError as err:
             raise MoEngageValidationError(err.field, err.problem) from None
+        once = self._idempotency_gate(context, body)
+        if once is not None:
+            from moengage_provider.idempotency import _skip_exception
+
+            try:
+                once.check()
+            except _skip_exception() as skip:
+                self.log.info("%s", skip)
+                return
         self.hook.trigger_business_event(
             body["event_name"], body["event_attributes"], body.get("triggered_by")
         )
+        if once is not None:
+            once.record()
+
+    def _idempotency_gate(self, context: Context, body: dict[str, Any]) -> Any:
+        if self.idempotency_key is None:
+            return None
+        from moengage_provider.delivery import payload_fingerprint
+        from moengage_provider.idempotency import IdempotencyGate
+
+        settings = self.hook.settings
+        fingerprint = payload_fingerprint(
+            body, workspace_id=settings.workspace_id, base_url=settings.base_url
+        )
+        return IdempotencyGate(context, self.idempotency_key, body["event_name"], fingerprint, self.log)
 
     async def async_notify(self, context: Context) -> None:
         await asyncio.to_thread(self.notify, context)

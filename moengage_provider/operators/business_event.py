@@ -48,7 +48,8 @@ if TYPE_CHECKING:
 
     from moengage_provider.hooks.moengage import MoEngageHook
 
-IfOutcomeUnknown = Literal["resend", "skip", "fail"]
+IfOutcomeUnknown = Literal["resend", "skip", "fail", "check"]
+IfCheckInconclusive = Literal["fail", "resend", "skip"]
 
 #: A rate-limit wait shorter than this may sleep in the worker when the task is not deferrable.
 MAX_IN_WORKER_WAIT = dt.timedelta(seconds=60)
@@ -88,9 +89,16 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
         ``Retry-After`` header last until the next window of this length.
     :param check_declared_attributes: Before sending, look the event up once in MoEngage (the search
         API, 100 requests/minute) and refuse attributes it does not declare or values of the wrong type.
+    :param idempotency_key: Announce once per business fact (Airflow 3.3+): a delivery is recorded under
+        this key in the state store of the event's asset (``business_event_asset(event_name)``, added to
+        the outlets), and a later task instance with the same key and payload skips. Templated.
+    :param if_check_inconclusive: With ``if_outcome_unknown="check"``, what to do when MoEngage's
+        counters cannot settle the question: ``"fail"`` (default), ``"resend"`` or ``"skip"``.
+    :param check_settle_delay: With ``if_outcome_unknown="check"``, how long to let MoEngage's counters
+        catch up before reading them again (at most 60 s).
     """
 
-    template_fields: Sequence[str] = ("event_name", "event_attributes", "triggered_by")
+    template_fields: Sequence[str] = ("event_name", "event_attributes", "triggered_by", "idempotency_key")
     template_fields_renderers: ClassVar[dict[str, str]] = {"event_attributes": "json"}
     ui_color = "#e9f1ff"
     operator_extra_links = (MoEngageDashboardLink(),)
@@ -108,8 +116,13 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
         max_rate_limit_wait: dt.timedelta = dt.timedelta(hours=3),
         rate_limit_window: dt.timedelta = dt.timedelta(hours=1),
         check_declared_attributes: bool = False,
+        idempotency_key: str | None = None,
+        if_check_inconclusive: IfCheckInconclusive = "fail",
+        check_settle_delay: dt.timedelta = dt.timedelta(seconds=5),
         **kwargs: Any,
     ) -> None:
+        if idempotency_key is not None:
+            kwargs["outlets"] = _with_event_asset(kwargs.get("outlets"), event_name, kwargs.get("task_id"))
         if kwargs.get("retry_policy") is None:
             policy = _default_retry_policy()
             if policy is not None:
@@ -122,12 +135,20 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
         self.triggered_by = triggered_by
         self.moengage_conn_id = moengage_conn_id
         self.deduplicate = deduplicate
-        if if_outcome_unknown not in ("resend", "skip", "fail"):
+        if if_outcome_unknown not in ("resend", "skip", "fail", "check"):
             raise ValueError(
-                f"{type(self).__name__} {self.task_id!r}: if_outcome_unknown must be 'resend', 'skip' or "
-                f"'fail', got {if_outcome_unknown!r}."
+                f"{type(self).__name__} {self.task_id!r}: if_outcome_unknown must be 'resend', 'skip', "
+                f"'fail' or 'check', got {if_outcome_unknown!r}."
+            )
+        if if_check_inconclusive not in ("fail", "resend", "skip"):
+            raise ValueError(
+                f"{type(self).__name__} {self.task_id!r}: if_check_inconclusive must be 'fail', 'resend' or "
+                f"'skip', got {if_check_inconclusive!r}."
             )
         self.if_outcome_unknown = if_outcome_unknown
+        self.if_check_inconclusive = if_check_inconclusive
+        self.check_settle_delay = check_settle_delay
+        self.idempotency_key = idempotency_key
         self.deferrable = deferrable
         self.max_rate_limit_wait = max_rate_limit_wait
         self.rate_limit_window = rate_limit_window
@@ -193,10 +214,30 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
                 previous.delivered_at,
             )
             return previous.result or {}
+        once = None
+        if self.idempotency_key is not None:
+            from moengage_provider.idempotency import IdempotencyGate
+
+            once = IdempotencyGate(context, self.idempotency_key, body["event_name"], fingerprint, self.log)
+            once.check()
+        check = self._outcome_check(context, body) if self.if_outcome_unknown == "check" else None
         if previous is not None and same and previous.status in ("sending", "unknown"):
-            if self._handle_unknown_outcome(previous, body):
+            if check is not None:
+                verdict = self._settle_unknown(check, previous, fingerprint, body)
+                if verdict is not None:
+                    return self._record_result(
+                        store,
+                        previous,
+                        fingerprint,
+                        body,
+                        {"message": None},
+                        skipped=True,
+                        outcome=verdict,
+                        once=once,
+                    )
+            elif self._handle_unknown_outcome(previous, body):
                 return self._record_result(
-                    store, previous, fingerprint, body, {"message": None}, skipped=True
+                    store, previous, fingerprint, body, {"message": None}, skipped=True, once=once
                 )
         elif previous is not None and not same and previous.status == "delivered":
             self.log.info(
@@ -205,6 +246,7 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
                 previous.delivered_at,
             )
         rate_limited_since = previous.rate_limited_since if previous is not None and same else None
+        checked_in_this_try = False
         while True:
             attempt = DeliveryRecord(
                 fingerprint=fingerprint,
@@ -214,6 +256,8 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
                 rate_limited_since=rate_limited_since,
             )
             store.save(attempt)
+            if check is not None:
+                check.before_send(fingerprint)
             try:
                 answer = self.hook.trigger_business_event(
                     body["event_name"], body["event_attributes"], body.get("triggered_by")
@@ -233,15 +277,33 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
                 self._wait_for_rate_limit(context, err, rate_limited_since)
                 continue
             except (MoEngageServerError, MoEngageConnectionError) as err:
-                if err.outcome_unknown:
-                    store.save(_replace(attempt, status="unknown", reason=str(err)))
-                else:
+                if not err.outcome_unknown:
                     store.restore(previous)
-                raise
+                    raise
+                unknown = _replace(attempt, status="unknown", reason=str(err))
+                store.save(unknown)
+                if check is None or checked_in_this_try:
+                    raise
+                # Resolve in this same try: once; a second unknown outcome is left to the next try.
+                checked_in_this_try = True
+                verdict = self._settle_unknown(check, unknown, fingerprint, body)
+                if verdict is not None:
+                    return self._record_result(
+                        store,
+                        unknown,
+                        fingerprint,
+                        body,
+                        {"message": None},
+                        skipped=True,
+                        outcome=verdict,
+                        once=once,
+                    )
+                previous, same = unknown, True
+                continue
             except (MoEngageClientError, MoEngageValidationError):
                 store.restore(previous)
                 raise
-            return self._record_result(store, attempt, fingerprint, body, answer, skipped=False)
+            return self._record_result(store, attempt, fingerprint, body, answer, skipped=False, once=once)
 
     def _record_result(
         self,
@@ -252,12 +314,14 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
         answer: dict[str, Any],
         *,
         skipped: bool,
+        outcome: str = "unknown, not resent (if_outcome_unknown='skip')",
+        once: Any = None,
     ) -> dict[str, Any]:
         now = utc_now_iso()
         result = {"event_name": body["event_name"], "message": answer.get("message"), "sent_at": now}
         if skipped:
             result["sent_at"] = attempt.attempted_at
-            result["outcome"] = "unknown, not resent (if_outcome_unknown='skip')"
+            result["outcome"] = outcome
         store.save(
             DeliveryRecord(
                 fingerprint=fingerprint,
@@ -268,7 +332,45 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
                 result=result,
             )
         )
+        if once is not None:
+            once.record()
         return result
+
+    def _outcome_check(self, context: Context, body: dict[str, Any]) -> Any:
+        from moengage_provider.counters_check import OutcomeCheck
+
+        return OutcomeCheck(context.get("task_state_store"), self.hook, body["event_name"], self.log)
+
+    def _settle_unknown(
+        self, check: Any, previous: DeliveryRecord, fingerprint: str, body: dict[str, Any]
+    ) -> str | None:
+        """if_outcome_unknown='check': the outcome text when the send counts as done, None to send."""
+        from moengage_provider.counters_check import settle_seconds
+
+        why = previous.reason or "the try ended while the request was in flight"
+        self.log.warning(
+            "A previous send at %s may have delivered %r (%s); checking MoEngage's counters.",
+            previous.attempted_at,
+            body["event_name"],
+            why,
+        )
+        result = check.resolve(fingerprint, settle_seconds(self.check_settle_delay.total_seconds()))
+        if result.verdict == "delivered":
+            return f"delivered (MoEngage's counters: {result.case})"
+        if result.verdict == "not_delivered":
+            return None
+        fallback = self.if_check_inconclusive
+        if fallback == "fail":
+            from moengage_provider.exceptions import AirflowFailException
+
+            raise AirflowFailException(
+                f"MoEngage business event {body['event_name']!r} may have been delivered at "
+                f"{previous.attempted_at} ({why}), and MoEngage's counters cannot tell ({result.explain()}). "
+                "if_check_inconclusive='fail': check MoEngage's campaign analytics, then clear this task "
+                "with if_outcome_unknown='resend' or 'skip'."
+            )
+        self.log.warning("The check was inconclusive; if_check_inconclusive=%r.", fallback)
+        return None if fallback == "resend" else "unknown, not resent (if_check_inconclusive='skip')"
 
     def _handle_unknown_outcome(self, previous: DeliveryRecord, body: dict[str, Any]) -> bool:
         """Log what an earlier try left behind; True means succeed without sending."""
@@ -389,6 +491,20 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
                 normalize_event_attributes(self.event_attributes)
         except InvalidBusinessEventError as err:
             raise ValueError(f"{type(self).__name__} {self.task_id!r}: {err}") from None
+
+
+def _with_event_asset(outlets: Any, event_name: Any, task_id: Any) -> list[Any]:
+    """The task's outlets plus the asset standing for the event (whose state store keeps the keys)."""
+    if not isinstance(event_name, str) or has_template_markers(event_name):
+        raise ValueError(
+            f"TriggerBusinessEventOperator {task_id!r}: idempotency_key needs a literal event_name (the "
+            "event's asset, where deliveries are recorded, is declared when the DAG is parsed)."
+        )
+    from moengage_provider.idempotency import business_event_asset
+
+    asset = business_event_asset(event_name)
+    listed = list(outlets) if isinstance(outlets, (list, tuple)) else ([] if outlets is None else [outlets])
+    return listed if asset in listed else [*listed, asset]
 
 
 def _replace(record: DeliveryRecord, **changes: Any) -> DeliveryRecord:

@@ -13,6 +13,7 @@ import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -97,3 +98,16 @@ def stop_and_keep_logs(deployment: Deployment, name: str) -> None:
         if (deployment.home / "logs").exists():
             shutil.copytree(deployment.home / "logs", target / "tasks", dirs_exist_ok=True)
         shutil.rmtree(deployment.root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def local_results(
+    local_deployment: Deployment, samples_sandbox: MoEngageSandbox, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
+    """Everything the LocalExecutor tests check, run side by side once: the core scenarios and every
+    sample group (the machine has two cores; waiting on runs one after the other would waste them)."""
+    from tests.deployment import samples, scenarios
+
+    landing = tmp_path_factory.mktemp("landing")
+    job = (samples.run_groups, local_deployment, samples_sandbox, landing, list(samples.GROUPS))
+    return scenarios.run_core(local_deployment, samples=job)

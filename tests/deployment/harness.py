@@ -350,25 +350,26 @@ class Deployment:
 
     def stop_component(self, name: str) -> None:
         """Stop one component (and everything in its process group) by its PID."""
-        component = self.components.get(name)
-        if component is None or component.process is None:
-            return
-        process = component.process
-        for sig, wait in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
-            try:
-                os.killpg(process.pid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                process.wait(timeout=wait)
-                break
-            except subprocess.TimeoutExpired:
-                continue
-        # Children (task processes, uvicorn workers) share the group: none may outlive it.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=10)
+        self._stop_all([name])
+
+    def _stop_all(self, names: list[str]) -> None:
+        """SIGTERM every named process group at once, then wait; SIGKILL what is left."""
+        processes = [
+            c.process for n in names if (c := self.components.get(n)) is not None and c.process is not None
+        ]
+        for sig, wait in ((signal.SIGTERM, 30.0), (signal.SIGKILL, 10.0)):
+            for process in processes:
+                if process.poll() is None:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(process.pid, sig)
+            deadline = time.monotonic() + wait
+            for process in processes:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+        # Children (task processes, uvicorn and celery workers) share the group: none may outlive it.
+        for process in processes:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
 
     def restart_component(self, name: str) -> Component:
         component = self.components[name]
@@ -378,9 +379,10 @@ class Deployment:
         return self._popen(name, component.argv)
 
     def stop(self) -> None:
-        order = ["celery-worker", "scheduler", "triggerer", "dag-processor", "api-server", "redis"]
-        for name in order + [n for n in self.components if n not in order]:
-            self.stop_component(name)
+        # Workers first (their tasks report to the api-server), then the rest together, redis last.
+        self._stop_all(["celery-worker", "scheduler", "triggerer"])
+        self._stop_all([n for n in self.components if n != "redis"])
+        self._stop_all(["redis"])
         left = [port for port in (self.api_port, self.redis_port) if port and listening(port)]
         if left:
             raise DeploymentError(f"Something still listens on 127.0.0.1 port(s) {left} after stop()")

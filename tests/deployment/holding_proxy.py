@@ -23,6 +23,7 @@ class HoldingProxy:
         self.upstream_port = upstream_port
         self.held = threading.Event()  # set when an answer is being held
         self._holds = 0
+        self._hold_path = ""
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -33,9 +34,11 @@ class HoldingProxy:
     def port(self) -> int:
         return int(self._server.server_address[1])
 
-    def hold_next(self) -> None:
+    def hold_next(self, path: str) -> None:
+        """Hold the answer to the next request to ``path`` (other requests pass through)."""
         with self._lock:
             self._holds += 1
+            self._hold_path = path
 
     def start(self) -> HoldingProxy:
         self._thread.start()
@@ -46,9 +49,9 @@ class HoldingProxy:
         self._server.shutdown()
         self._server.server_close()
 
-    def _take_hold(self) -> bool:
+    def _take_hold(self, path: str) -> bool:
         with self._lock:
-            if self._holds > 0:
+            if self._holds > 0 and path == self._hold_path:
                 self._holds -= 1
                 return True
             return False
@@ -84,7 +87,7 @@ class HoldingProxy:
                 answer = upstream.getresponse()
                 payload = answer.read()
                 upstream.close()
-                if proxy._take_hold():
+                if proxy._take_hold(self.path):
                     proxy.held.set()
                     proxy._wait_until_client_gone(self.connection)
                     self.close_connection = True

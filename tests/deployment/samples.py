@@ -57,6 +57,7 @@ class Steps:
             "logical_date": run.get("logical_date"),
             "run_type": run.get("run_type"),
         }
+        record["tasks"] = {key: ti["state"] for key, ti in self.d.task_instances(dag_id, run_id).items()}
         if run["state"] != "success":
             record["details"] = self.d.describe_run(dag_id, run_id)
         self.runs.append(record)

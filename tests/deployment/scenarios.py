@@ -34,6 +34,8 @@ KILL_EXPECTED: dict[tuple[str, str], tuple[int, str]] = {
     ("skip", "held"): (1, "success"),  # taken, not resent: exactly once
     ("fail", "stalled"): (0, "failed"),  # stops for a human either way
     ("fail", "held"): (1, "failed"),
+    ("check", "stalled"): (1, "success"),  # counters unchanged: not delivered, so sent: exactly once
+    ("check", "held"): (1, "success"),  # counters one more: delivered, recorded, not resent
 }
 
 
@@ -121,7 +123,7 @@ def kill_mid_request(deployment: Deployment, mode: str, where: str) -> Outcome:
     scenario = ScenarioSandbox.create(deployment, dag_id, proxy=where == "held")
     try:
         if scenario.proxy is not None:
-            scenario.proxy.hold_next()
+            scenario.proxy.hold_next(TRIGGER_PATH)
             in_flight = scenario.proxy.held.is_set
         else:
             scenario.sandbox.stall_next(STALL_SECONDS, path=TRIGGER_PATH)
@@ -224,8 +226,9 @@ def clear_twice(deployment: Deployment) -> Outcome:
 # -- all of them at once, and what each promises --------------------------------------------------
 
 
-def run_core(deployment: Deployment, modes: tuple[str, ...] = KILL_MODES) -> dict[str, Any]:
-    """The kill matrix, the deferral and the clears side by side; each result or the error it met."""
+def run_core(deployment: Deployment, modes: tuple[str, ...] = KILL_MODES, **extra: Any) -> dict[str, Any]:
+    """The kill matrix, the deferral, the clears (and ``extra`` jobs: name -> (function, *args)) side by
+    side; name -> its result, or the error it met (raised by the test that reads it)."""
     deployment.wait_for_dags(
         ["deploy_defer", "deploy_clear", *(f"deploy_kill_{m}_{w}" for m in modes for w in KILL_WHERE)]
     )
@@ -233,8 +236,9 @@ def run_core(deployment: Deployment, modes: tuple[str, ...] = KILL_MODES) -> dic
     jobs["defer"] = (defer_through_restart,)
     jobs["clear"] = (clear_twice,)
     started = time.monotonic()
-    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+    with ThreadPoolExecutor(max_workers=len(jobs) + len(extra)) as pool:
         futures = {name: pool.submit(_capture, job[0], deployment, *job[1:]) for name, job in jobs.items()}
+        futures.update({name: pool.submit(_capture, *job) for name, job in extra.items()})
         results = {name: future.result() for name, future in futures.items()}
     results["seconds"] = time.monotonic() - started
     return results
@@ -262,6 +266,9 @@ def assert_kill_outcome(core: dict[str, Any], mode: str, where: str) -> None:
     # The retry knew the previous try might have reached MoEngage, and said what it did about it.
     assert "may have delivered" in result.logs[2], result.describe()
     assert f"if_outcome_unknown={mode!r}" in result.logs[2], result.describe()
+    if mode == "check":  # and which case of the check's table was met
+        case = {"stalled": "unchanged", "held": "one more, one send in flight"}[where]
+        assert f"case {case!r}" in result.logs[2], result.describe()
 
 
 def assert_deferral(core: dict[str, Any]) -> None:

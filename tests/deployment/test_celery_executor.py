@@ -51,9 +51,8 @@ def celery_deployment(tmp_path_factory, migrated_db, celery_sandbox) -> Iterator
 @pytest.fixture(scope="module")
 def core(celery_deployment: Deployment, celery_sandbox: MoEngageSandbox, tmp_path_factory) -> dict[str, Any]:
     landing = tmp_path_factory.mktemp("landing-celery")
-    results = scenarios.run_core(celery_deployment)
-    results["samples"] = samples.run_groups(celery_deployment, celery_sandbox, landing, ["titles"])
-    return results
+    job = (samples.run_groups, celery_deployment, celery_sandbox, landing, ["titles"])
+    return scenarios.run_core(celery_deployment, samples=job)
 
 
 @pytest.mark.parametrize(("mode", "where"), list(scenarios.KILL_EXPECTED))
@@ -70,4 +69,6 @@ def test_clears_through_the_rest_api_send_nothing_twice(core) -> None:
 
 
 def test_sample_on_schedule_cli_and_rest(core) -> None:
+    if isinstance(core["samples"], BaseException):
+        raise core["samples"]
     samples.assert_titles(samples.group(core["samples"], "titles"))

@@ -6,15 +6,16 @@ processes; SQLite), counting what MoEngage (the sandbox) received. The scenarios
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.deployment import scenarios
-from tests.deployment.harness import Deployment
 
 
 @pytest.fixture(scope="module")
-def core(local_deployment: Deployment) -> dict[str, object]:
-    return scenarios.run_core(local_deployment)
+def core(local_results: dict[str, Any]) -> dict[str, Any]:
+    return local_results
 
 
 @pytest.mark.parametrize(("mode", "where"), list(scenarios.KILL_EXPECTED))

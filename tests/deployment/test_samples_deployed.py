@@ -11,18 +11,16 @@ from typing import Any
 
 import pytest
 
-from moengage_provider.testing import MoEngageSandbox
 from tests.deployment import samples
-from tests.deployment.harness import Deployment
 from tests.deployment.samples import assert_all_succeeded, group
 
 
 @pytest.fixture(scope="module")
-def sample_runs(
-    local_deployment: Deployment, samples_sandbox: MoEngageSandbox, tmp_path_factory
-) -> dict[str, Any]:
-    landing = tmp_path_factory.mktemp("landing")
-    return samples.run_groups(local_deployment, samples_sandbox, landing, list(samples.GROUPS))
+def sample_runs(local_results: dict[str, Any]) -> dict[str, Any]:
+    result = local_results["samples"]
+    if isinstance(result, BaseException):
+        raise result
+    return result
 
 
 def test_load_then_announce_on_schedule_cli_and_rest(sample_runs) -> None:
@@ -43,8 +41,14 @@ def test_asset_driven_pair_on_schedule_cli_and_rest(sample_runs) -> None:
         ("announce_episodes", "rest"),
     ]
     counts = [e["new_episodes"] for e in steps.events("NewEpisodesAvailable")]
-    # Today a run by hand announces the latest load again: the same news twice.
-    assert counts == [8, 2, 2, 1, 1]
+    # Announced once per load: by hand, the latest load was already announced (idempotency_key), so the
+    # trigger skips and sends nothing, and its log names the run that announced it.
+    assert counts == [8, 2, 1]
+    by_hand = [r for r in steps.runs if r["dag_id"] == samples.ANNOUNCE and r["how"] in ("cli", "rest")]
+    assert [r["tasks"]["announce_new_episodes"] for r in by_hand] == ["skipped", "skipped"], by_hand
+    for run in by_hand:
+        log = steps.d.task_log(samples.ANNOUNCE, run["run_id"], "announce_new_episodes", 1)
+        assert "already announced under idempotency_key" in log and "asset_triggered__" in log, log[-3000:]
 
 
 def test_event_per_item_on_schedule_cli_and_rest(sample_runs) -> None:

@@ -14,7 +14,7 @@ from moengage_provider.operators.business_event import TriggerBusinessEventOpera
 
 START = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
 #: if_outcome_unknown settings exercised with a worker killed mid-request.
-KILL_MODES = ("resend", "skip", "fail")
+KILL_MODES = ("resend", "skip", "fail", "check")
 #: Where the request is when the worker dies: stalled at the sandbox (not taken) or taken with the
 #: answer held back (tests/deployment/holding_proxy.py).
 KILL_WHERE = ("stalled", "held")

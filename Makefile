@@ -20,9 +20,11 @@ install: .venv/.synced
 demo: install
 	$(VENV_PY) scripts/demo.py
 
-## The whole test suite (installs Debian's chromium for the connection-form browser test, when root).
+## The whole test suite (installs Debian's chromium for the connection-form browser test and
+## redis-server for the CeleryExecutor deployment tests, when root).
 test: install
 	bash scripts/install-browser.sh
+	bash scripts/install-redis.sh
 	$(VENV_PY) -m pytest -p no:cacheprovider
 
 ## The suite again on the oldest Airflow supported (3.1.8), in .venv-floor.

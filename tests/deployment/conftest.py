@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from moengage_provider.testing import MoEngageSandbox
+from tests.conftest import AIRFLOW_3_3_PLUS, AIRFLOW_VERSION
 from tests.deployment.harness import REPO, Deployment
 
 ARTIFACTS = REPO / "test-artifacts"
@@ -32,6 +33,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if here in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.deployment)
+            # The first test of a module also starts a deployment and runs the shared scenarios.
+            item.add_marker(pytest.mark.timeout(900))
+            # What they prove (reruns, checks, keys) needs the task and asset state stores.
+            if not AIRFLOW_3_3_PLUS:
+                item.add_marker(pytest.mark.skip(reason=f"needs Airflow 3.3+; this is {AIRFLOW_VERSION}"))
 
 
 @pytest.fixture(scope="session")

@@ -37,9 +37,9 @@ T = TypeVar("T")
 #: Run states after which nothing more happens to a run.
 FINISHED = ("success", "failed")
 
-#: SQLite under four writing processes: wait for a lock (up to 30 s) instead of failing at once.
+#: SQLite under four writing processes: wait for a lock (up to 90 s on a loaded machine) instead of failing at once.
 #: Read by every component through ``[database] sql_alchemy_connect_args`` (an import path).
-SQLITE_CONNECT_ARGS = {"timeout": 30}
+SQLITE_CONNECT_ARGS = {"timeout": 90}
 
 
 class DeploymentError(AssertionError):
@@ -166,6 +166,8 @@ class Deployment:
             "AIRFLOW__API_AUTH__JWT_SECRET": secret,
             "AIRFLOW__API__SECRET_KEY": secret,
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+            # Task supervisors talk to the api-server; on a loaded 2-core machine with SQLite, 5 s is short.
+            "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "60",
             # Quick turns: the tests wait for states, they never sleep for them.
             "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
             "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "1",

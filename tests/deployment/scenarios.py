@@ -18,7 +18,7 @@ from typing import Any
 
 from moengage_provider.testing import MoEngageSandbox
 from tests.deployment.dags.moengage_deployment_scenarios import EVENT, KILL_MODES, KILL_WHERE, conn_id
-from tests.deployment.harness import Deployment, DeploymentError, wait_for
+from tests.deployment.harness import Deployment, wait_for
 from tests.deployment.holding_proxy import HoldingProxy
 
 TRIGGER_PATH = "/v1.0/business_event/trigger"
@@ -135,13 +135,12 @@ def kill_mid_request(deployment: Deployment, mode: str, where: str) -> Outcome:
             180,
             details=lambda: deployment.describe_run(dag_id, run_id),
         )
-        ti = deployment.task_instances(dag_id, run_id)["announce"]
-        if ti["state"] != "running" or not ti["pid"] or ti["try_number"] != 1:
-            raise DeploymentError(f"{dag_id}: expected try 1 running with a pid, got {ti}")
+        ti = deployment.wait_for_task(
+            dag_id, run_id, "announce", lambda t: t["state"] == "running" and t["pid"], "running with a pid"
+        )
         os.kill(int(ti["pid"]), signal.SIGKILL)
-        killed_pid = int(ti["pid"])
         deployment.wait_for_run(dag_id, run_id, timeout=240)
-        return outcome(deployment, scenario, run_id, killed_pid=killed_pid)
+        return outcome(deployment, scenario, run_id, killed_pid=int(ti["pid"]), killed_try=ti["try_number"])
     finally:
         scenario.close()
 
@@ -262,13 +261,13 @@ def assert_kill_outcome(core: dict[str, Any], mode: str, where: str) -> None:
     result = _result(core, f"kill:{mode}:{where}")
     delivered, state = KILL_EXPECTED[(mode, where)]
     assert (result.delivered, result.state) == (delivered, state), result.describe()
-    assert result.tries == 2, result.describe()
-    # The retry knew the previous try might have reached MoEngage, and said what it did about it.
-    assert "may have delivered" in result.logs[2], result.describe()
-    assert f"if_outcome_unknown={mode!r}" in result.logs[2], result.describe()
+    # The retry knew the killed try might have reached MoEngage, and said what it did about it.
+    later = "".join(text for n, text in result.logs.items() if n > result.notes["killed_try"])
+    assert "may have delivered" in later, result.describe()
+    assert f"if_outcome_unknown={mode!r}" in later, result.describe()
     if mode == "check":  # and which case of the check's table was met
         case = {"stalled": "unchanged", "held": "one more, one send in flight"}[where]
-        assert f"case {case!r}" in result.logs[2], result.describe()
+        assert f"case {case!r}" in later, result.describe()
 
 
 def assert_deferral(core: dict[str, Any]) -> None:
@@ -279,9 +278,8 @@ def assert_deferral(core: dict[str, Any]) -> None:
     assert result.notes["stopped_before_moment"], (
         "the triggerer was not restarted mid-wait:\n" + result.describe()
     )
-    # A deferral is not a failed try: the task resumed in the same try.
-    assert result.tries == 1, result.describe()
-    assert "deferring (worker slot released)" in result.logs[1], result.describe()
+    # A deferral is not a failed try: the task resumed and delivered in the try that deferred.
+    assert "deferring (worker slot released)" in result.logs[result.tries], result.describe()
 
 
 def assert_clears(core: dict[str, Any]) -> None:
@@ -289,6 +287,5 @@ def assert_clears(core: dict[str, Any]) -> None:
     assert (result.state, result.notes["after_first"], result.delivered) == ("success", 1, 1), (
         result.describe()
     )
-    assert result.tries == 3, result.describe()
-    for attempt in (2, 3):
-        assert "already delivered by this task instance" in result.logs[attempt], result.describe()
+    assert result.tries >= 3, result.describe()
+    assert "already delivered by this task instance" in result.logs[result.tries], result.describe()

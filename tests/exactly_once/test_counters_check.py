@@ -19,7 +19,13 @@ def counters(total: int, last: str | None = "2026-12-01T10:00:00") -> Counters:
     [
         (counters(3), counters(3), 1, "not_delivered", "unchanged"),
         (counters(3), counters(4, "2026-12-01T10:00:09"), 1, "delivered", "one more, one send in flight"),
-        (counters(3), counters(4, "2026-12-01T10:00:09"), 2, "inconclusive", "one more, several sends in flight"),
+        (
+            counters(3),
+            counters(4, "2026-12-01T10:00:09"),
+            2,
+            "inconclusive",
+            "one more, several sends in flight",
+        ),
         (counters(3), counters(5), 1, "inconclusive", "more than one more"),
         (counters(3), counters(2), 1, "inconclusive", "fewer"),
         (counters(3), counters(3, "2026-12-01T10:00:09"), 1, "inconclusive", "time moved, count did not"),
@@ -35,7 +41,9 @@ def test_judge_follows_the_table(before, after, in_flight, verdict, case) -> Non
 
 
 @given(st.integers(0, 10_000), st.integers(-5, 5), st.integers(1, 3))
-def test_only_exactly_one_more_with_one_send_counts_as_delivered(total: int, delta: int, in_flight: int) -> None:
+def test_only_exactly_one_more_with_one_send_counts_as_delivered(
+    total: int, delta: int, in_flight: int
+) -> None:
     real_delta = max(total + delta, 0) - total
     after = counters(total + real_delta, "2026-12-01T10:00:00" if real_delta == 0 else "2026-12-01T11:00:00")
     result = judge(counters(total), after, sends_in_flight=in_flight)

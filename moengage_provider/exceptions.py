@@ -7,12 +7,18 @@ Errors this provider raises, one class per decision an on-call engineer (or Airf
 - :class:`MoEngageServerError`: 5xx; ``outcome_unknown`` says whether MoEngage may have taken the event.
 - :class:`MoEngageConnectionError`: no answer; ``outcome_unknown`` says whether the body went out.
 - :class:`MoEngageConfigurationError` / :class:`MoEngageValidationError`: fixed by the user, never by a retry.
+
+Every one carries ``outcome`` (:class:`~moengage_provider.outcomes.Outcome`: not delivered, delivered,
+unknown) from the one table in :mod:`moengage_provider.outcomes`, so no error reaches the operator
+unclassified; ``outcome_unknown`` is ``outcome is Outcome.UNKNOWN``.
 """
 
 from __future__ import annotations
 
 import json
 from typing import Any
+
+from moengage_provider.outcomes import Failure, Outcome, for_failure, for_status
 
 try:
     from airflow.sdk.exceptions import AirflowException, AirflowFailException
@@ -24,7 +30,22 @@ RETRYABLE_CLIENT_STATUSES = frozenset({408, 425, 429})
 
 
 class MoEngageError(AirflowException):
-    """Base class of every error this provider raises."""
+    """Base class of every error this provider raises; ``outcome`` says what became of the event."""
+
+    #: Errors raised before anything is sent (bad input, bad connection) delivered nothing.
+    outcome: Outcome = Outcome.NOT_DELIVERED
+
+    @property
+    def outcome_unknown(self) -> bool:
+        """Whether MoEngage may have accepted the event despite the error."""
+        return self.outcome is Outcome.UNKNOWN
+
+    def add_context(self, text: str) -> None:
+        """Append what the operator knows (the delivery history, the next try) to the one-line message."""
+        first = (str(self.args[0]) if self.args else "").rstrip()
+        if first and not first.endswith((".", "!", "?")):
+            first += "."
+        self.args = (f"{first} {text}".strip(), *self.args[1:])
 
 
 class MoEngageConfigurationError(MoEngageError, AirflowFailException):
@@ -38,6 +59,12 @@ class MoEngageValidationError(MoEngageError, AirflowFailException, ValueError):
         self.field = field
         self.problem = problem
         super().__init__(f"Invalid MoEngage business event, {field}: {problem} Nothing was sent.")
+
+
+class MoEngageOutcomeUnknownError(MoEngageError, AirflowFailException):
+    """An earlier try may have delivered the event and ``if_outcome_unknown='fail'``: a human decides."""
+
+    outcome = Outcome.UNKNOWN
 
 
 class MoEngageApiError(MoEngageError):
@@ -58,7 +85,9 @@ class MoEngageApiError(MoEngageError):
         request_id: str | None = None,
         body_excerpt: str | None = None,
         retry_after: float | None = None,
+        outcome: Outcome | None = None,
     ) -> None:
+        self.outcome = outcome if outcome is not None else for_status(status).outcome
         self.status = status
         self.endpoint = endpoint
         self.code = code
@@ -68,11 +97,6 @@ class MoEngageApiError(MoEngageError):
         self.body_excerpt = body_excerpt
         self.retry_after = retry_after
         super().__init__(self._summary())
-
-    @property
-    def outcome_unknown(self) -> bool:
-        """Whether MoEngage may have accepted the event despite the error answer."""
-        return False
 
     def _summary(self) -> str:
         parts = [f"MoEngage answered HTTP {self.status} to POST {self.endpoint}"]
@@ -87,7 +111,8 @@ class MoEngageApiError(MoEngageError):
         if not (self.message or self.details) and self.body_excerpt is not None:
             parts.append(f"body={self.body_excerpt!r}" if self.body_excerpt else "body=<empty>")
         hint = self._hint()
-        return ": ".join([parts[0], ", ".join(parts[1:])]) + (f". {hint}" if hint else "")
+        line = f"{parts[0]}: {', '.join(parts[1:])}" if parts[1:] else parts[0]
+        return line + (f". {hint}" if hint else "")
 
     def _hint(self) -> str:
         return ""
@@ -117,26 +142,21 @@ class MoEngageRateLimitError(MoEngageApiError):
 
 
 class MoEngageServerError(MoEngageApiError):
-    """5xx from MoEngage or a proxy in front of it."""
-
-    @property
-    def outcome_unknown(self) -> bool:
-        # Only a 503 is taken to mean "not processed"; any other 5xx may have come after the event
-        # was accepted.
-        return self.status != 503
+    """5xx (or a 2xx that is not MoEngage's answer) from MoEngage or a proxy in front of it."""
 
 
 class MoEngageConnectionError(MoEngageError):
     """No HTTP answer at all: refused, DNS failure, timeout, or a connection dropped mid-request."""
 
-    def __init__(self, message: str, *, outcome_unknown: bool) -> None:
-        self._outcome_unknown = outcome_unknown
+    def __init__(
+        self, message: str, *, outcome_unknown: bool | None = None, failure: Failure | None = None
+    ) -> None:
+        self.failure = failure
+        if failure is not None:
+            self.outcome = for_failure(failure).outcome
+        else:  # the pre-table signature: only a flag
+            self.outcome = Outcome.UNKNOWN if outcome_unknown else Outcome.NOT_DELIVERED
         super().__init__(message)
-
-    @property
-    def outcome_unknown(self) -> bool:
-        """True when the request body may have reached MoEngage before the failure."""
-        return self._outcome_unknown
 
 
 def _one_line(value: Any) -> str:

@@ -10,19 +10,19 @@ from __future__ import annotations
 import ast
 import datetime as dt
 import decimal
+import functools
 import json
 import math
 import numbers
-import re
+import unicodedata
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 #: Our own guard: MoEngage publishes no payload size limit, so refuse bodies no event needs.
 MAX_BODY_BYTES = 256 * 1024
-
-# Deliberately simple: one "@", no spaces, a dot in the domain. MoEngage rejects what it rejects;
-# this catches the typos and empty template renders before they cost a request.
-_EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+#: MoEngage stores ints as 64-bit (and JSON readers beyond that lose digits); send bigger ones as text.
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
 
 
 class InvalidBusinessEventError(ValueError):
@@ -34,106 +34,245 @@ class InvalidBusinessEventError(ValueError):
         super().__init__(f"{field}: {problem}")
 
 
+@dataclass(frozen=True)
+class PreparedTrigger:
+    """A validated trigger: the body (plain JSON types only) and the exact bytes to send."""
+
+    body: dict[str, Any]
+    data: bytes
+
+    @property
+    def event_name(self) -> str:
+        return str(self.body["event_name"])
+
+
+def _plain_text(value: str, where: str, *, name: bool) -> str:
+    """A plain ``str`` copy (a subclass's overrides never run), refusing what strict JSON readers refuse."""
+    text = value if type(value) is str else str.__str__(value)
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as err:
+            raise InvalidBusinessEventError(
+                where,
+                f"holds a lone surrogate (U+{ord(text[err.start]):04X} at position {err.start}), which "
+                "UTF-8 cannot carry; the text was probably decoded wrongly upstream.",
+            ) from None
+    if "\x00" in text:
+        raise InvalidBusinessEventError(
+            where, "holds a NUL character (U+0000), which many JSON readers refuse."
+        )
+    if name and not text.isprintable():  # fast path: printable text holds none of the refused categories
+        for position, char in enumerate(text):
+            if unicodedata.category(char) in _INVISIBLE:
+                raise InvalidBusinessEventError(
+                    where,
+                    f"holds the invisible or control character U+{ord(char):04X} at position {position}; "
+                    "names are matched exactly in MoEngage, so use visible characters only.",
+                )
+    return text
+
+
+#: Unicode categories refused in names: controls, format characters (zero-width...), line separators.
+_INVISIBLE = frozenset({"Cc", "Cf", "Zl", "Zp"})
+
+
 def validate_event_name(event_name: object) -> str:
     """Return the event name, or explain why MoEngage would not know it."""
-    if not isinstance(event_name, str):
+    if not issubclass(type(event_name), str):
         raise InvalidBusinessEventError(
             "event_name",
             f"must be a string (the business event's name in MoEngage), got {type(event_name).__name__}.",
         )
-    if not event_name.strip():
+    name = _plain_text(event_name, "event_name", name=True)  # type: ignore[arg-type]
+    if not name.strip():
         raise InvalidBusinessEventError(
             "event_name", "is empty; set it to the name of a business event created in MoEngage."
         )
-    if event_name != event_name.strip():
+    if name != name.strip():
         raise InvalidBusinessEventError(
             "event_name",
-            f"{event_name!r} has leading or trailing whitespace; MoEngage matches names exactly.",
+            f"{_short(repr(name))} has leading or trailing whitespace; MoEngage matches names exactly.",
         )
-    return event_name
+    return name
 
 
 def validate_triggered_by(triggered_by: object) -> str | None:
-    """Return the email (or None), or explain why MoEngage would reject it."""
+    """
+    Return the email (or None), or explain why MoEngage would reject it.
+
+    Checked with ``email-validator`` as the OpenAPI ``format: email`` reads (RFC 5321, ASCII only: no
+    quoted local parts, IP literals, internationalized addresses or reserved domains); no DNS lookup.
+    """
     if triggered_by is None:
         return None
-    if not isinstance(triggered_by, str):
+    if not issubclass(type(triggered_by), str):
         raise InvalidBusinessEventError(
             "triggered_by", f"must be an email address string or None, got {type(triggered_by).__name__}."
         )
-    if not _EMAIL_PATTERN.match(triggered_by):
+    email = _plain_text(triggered_by, "triggered_by", name=True)  # type: ignore[arg-type]
+    if not email.isascii():
         raise InvalidBusinessEventError(
             "triggered_by",
-            f"{triggered_by!r} is not an email address; use e.g. 'data-team@example.com' or leave it unset.",
+            f"{_short(repr(email))} is not plain ASCII; MoEngage takes RFC 5321 addresses (write an "
+            "internationalized domain in its xn-- form).",
         )
-    return triggered_by
+    problem = _email_problem(email)
+    if problem:
+        raise InvalidBusinessEventError(
+            "triggered_by",
+            f"{_short(repr(email))} is not an email address MoEngage accepts ({problem}); use e.g. "
+            "'data-team@example.com' or leave it unset.",
+        )
+    return email
+
+
+@functools.lru_cache(maxsize=256)
+def _email_problem(email: str) -> str:
+    """Why ``email`` is refused ('' when it is fine); cached: a DAG sends from a handful of addresses."""
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        validate_email(
+            email,
+            check_deliverability=False,
+            allow_smtputf8=False,
+            allow_quoted_local=False,
+            allow_domain_literal=False,
+            allow_display_name=False,
+        )
+    except EmailNotValidError as err:
+        return str(err)
+    return ""
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    """The value for a message: its text, cut short (a 400-digit fraction is not a message)."""
+    try:
+        text = str(value)
+    except Exception:
+        text = f"a {type(value).__name__}"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _finite(number: float, value: Any, where: str) -> float:
+    if not math.isfinite(number):
+        raise InvalidBusinessEventError(
+            where, f"is {_short(value)}, which JSON cannot carry as a number; send a finite number."
+        )
+    return number
+
+
+def _bounded(number: int, where: str) -> int:
+    if not INT_MIN <= number <= INT_MAX:
+        raise InvalidBusinessEventError(
+            where,
+            f"is an integer of {number.bit_length()} bits, beyond the 64-bit range MoEngage stores; "
+            "send it as a string.",
+        )
+    return number
 
 
 def _normalize_scalar(value: Any, where: str) -> Any:
-    if isinstance(value, bool):
+    kind = type(value)  # never isinstance(): a hostile __class__ could raise
+    if kind is str:
+        return _plain_text(value, where, name=False)
+    if kind is int:
+        return _bounded(value, where)
+    if kind is float:
+        return _finite(value, value, where)
+    if issubclass(kind, bool):
         raise InvalidBusinessEventError(
             where,
             "is a boolean, which MoEngage attributes cannot hold (types: string, int, float, array, date); "
             "send 'true'/'false' as a string or 1/0 as an int.",
         )
-    if isinstance(value, str):
-        return value
-    if isinstance(value, numbers.Integral):
-        return int(value)
-    if isinstance(value, decimal.Decimal):
+    if issubclass(kind, str):
+        return _plain_text(value, where, name=False)
+    if issubclass(kind, numbers.Integral):
+        return _bounded(int(value), where)
+    if issubclass(kind, decimal.Decimal):
         if not value.is_finite():
             raise InvalidBusinessEventError(
-                where, f"is {value}, which JSON cannot carry; send a finite number."
+                where, f"is {_short(value)}, which JSON cannot carry as a number; send a finite number."
             )
-        return (
-            int(value)
-            if value == value.to_integral_value() and value.as_tuple().exponent == 0
-            else float(value)
-        )
-    if isinstance(value, numbers.Real):
-        number = float(value)
-        if not math.isfinite(number):
-            raise InvalidBusinessEventError(
-                where, f"is {number}, which JSON cannot carry; send a finite number."
-            )
-        return number
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
+        if value.as_tuple().exponent == 0:
+            return _bounded(int(value), where)
+        return _finite(float(value), value, where)
+    if issubclass(kind, numbers.Real):
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+        if type(number) is not float:
+            raise TypeError(f"{kind.__name__}.__float__ returned {type(number).__name__}")
+        return _finite(number, value, where)
+    if issubclass(kind, (dt.datetime, dt.date)):
+        text = value.isoformat()
+        if type(text) is not str:
+            raise TypeError(f"{kind.__name__}.isoformat returned {type(text).__name__}")
+        return text
     if value is None:
         raise InvalidBusinessEventError(
             where, "is None; leave the attribute out instead (all attributes are optional)."
         )
-    if isinstance(value, Mapping):
+    if issubclass(kind, Mapping):
         raise InvalidBusinessEventError(
             where,
             "is a nested object, which MoEngage attributes cannot hold; flatten it into separate attributes.",
         )
-    if isinstance(value, (set, frozenset)):
+    if issubclass(kind, (set, frozenset)):
         raise InvalidBusinessEventError(
             where, "is a set, which JSON cannot carry; pass a sorted list instead."
         )
-    if isinstance(value, (bytes, bytearray, memoryview)):
+    if issubclass(kind, (bytes, bytearray, memoryview)):
         raise InvalidBusinessEventError(where, "is bytes; decode it to a string first.")
+    if issubclass(kind, (list, tuple)):
+        raise InvalidBusinessEventError(
+            where, "is a nested list; MoEngage array attributes hold plain values."
+        )
     raise InvalidBusinessEventError(
         where,
-        f"has type {type(value).__name__}, which MoEngage attributes cannot hold; "
+        f"has type {kind.__name__}, which MoEngage attributes cannot hold; "
         "use a string, int, float, list, date or datetime.",
     )
 
 
 def _normalize_value(value: Any, where: str) -> Any:
-    if isinstance(value, (list, tuple)):
-        items = []
-        for index, item in enumerate(value):
-            if isinstance(item, (list, tuple)):
-                raise InvalidBusinessEventError(
-                    f"{where}[{index}]", "is a nested list; MoEngage array attributes hold plain values."
-                )
-            items.append(_normalize_scalar(item, f"{where}[{index}]"))
-        return items
-    return _normalize_scalar(value, where)
+    try:
+        if type(value) is str:
+            return _plain_text(value, where, name=False)
+        if issubclass(type(value), (list, tuple)):
+            return [_normalize_scalar(item, f"{where}[{index}]") for index, item in enumerate(list(value))]
+        return _normalize_scalar(value, where)
+    except InvalidBusinessEventError:
+        raise
+    except Exception as err:  # a value whose own methods fail (__float__, __iter__, isoformat...)
+        raise InvalidBusinessEventError(where, f"could not be read: {_failure(err)}.") from None
+
+
+def _failure(err: BaseException) -> str:
+    try:
+        text = str(err)
+    except Exception:
+        text = ""
+    name = type(err).__name__
+    return f"{name}: {text[:120]}" if text else name
+
+
+def _attribute_name(key: object) -> str:
+    if not issubclass(type(key), str):
+        try:
+            shown = repr(key)[:80]
+        except Exception:
+            shown = f"<{type(key).__name__}>"
+        raise InvalidBusinessEventError(
+            "event_attributes", f"key {shown} is a {type(key).__name__}; attribute names must be strings."
+        )
+    name = _plain_text(key, "event_attributes", name=True)  # type: ignore[arg-type]
+    if not name.strip():
+        raise InvalidBusinessEventError("event_attributes", "has an empty attribute name.")
+    return name
 
 
 def normalize_event_attributes(event_attributes: object) -> dict[str, Any]:
@@ -141,28 +280,43 @@ def normalize_event_attributes(event_attributes: object) -> dict[str, Any]:
     Return the attributes as MoEngage will receive them, types kept.
 
     Ints stay ints, lists stay lists, strings stay strings (even "12"); dates and datetimes become
-    ISO 8601 text because MoEngage publishes no date format.
+    ISO 8601 text because MoEngage publishes no date format. Any mapping is read; what it holds must
+    be plain data: anything else is an :class:`InvalidBusinessEventError` naming the attribute.
     """
-    if isinstance(event_attributes, str):
+    kind = type(event_attributes)
+    if issubclass(kind, str):
         raise InvalidBusinessEventError(
             "event_attributes",
             'is a string; it must be an object such as {"season": "Season 1"} '
             "(a template string must render to a JSON object).",
         )
-    if not isinstance(event_attributes, Mapping):
+    if not issubclass(kind, Mapping):
         raise InvalidBusinessEventError(
             "event_attributes",
-            f"must be an object (a dict of attribute name to value), got {type(event_attributes).__name__}.",
+            f"must be an object (a dict of attribute name to value), got {kind.__name__}.",
         )
+    try:
+        items = list(event_attributes.items())  # type: ignore[attr-defined]
+    except Exception as err:
+        raise InvalidBusinessEventError("event_attributes", f"could not be read: {_failure(err)}.") from None
     normalized: dict[str, Any] = {}
-    for key, value in event_attributes.items():
-        if not isinstance(key, str):
-            raise InvalidBusinessEventError(
-                "event_attributes", f"key {key!r} is a {type(key).__name__}; attribute names must be strings."
-            )
-        if not key.strip():
-            raise InvalidBusinessEventError("event_attributes", "has an empty attribute name.")
-        normalized[key] = _normalize_value(value, f"event_attributes.{key}")
+    for key, value in items:
+        # Fast path for the usual case (plain ASCII name, plain value); anything else takes the full checks.
+        if type(key) is str and key.isascii() and key.isprintable() and key and not key.isspace():
+            name = key
+        else:
+            name = _attribute_name(key)
+        if name in normalized:
+            raise InvalidBusinessEventError(f"event_attributes.{name}", "appears twice.")
+        kind = type(value)
+        if (
+            (kind is str and value.isascii() and "\x00" not in value)
+            or (kind is int and INT_MIN <= value <= INT_MAX)
+            or (kind is float and math.isfinite(value))
+        ):
+            normalized[name] = value
+        else:
+            normalized[name] = _normalize_value(value, f"event_attributes.{name}")
     return normalized
 
 
@@ -222,10 +376,15 @@ def check_against_declared(event_attributes: Mapping[str, Any], declared: Mappin
             )
 
 
-def build_trigger_payload(
+def prepare_trigger(
     event_name: object, event_attributes: object, triggered_by: object = None
-) -> dict[str, Any]:
-    """The trigger request body, validated; ``triggered_by=None`` is left out."""
+) -> PreparedTrigger:
+    """
+    Validate and encode a trigger once: the body and the exact bytes to send.
+
+    Total: for any Python values it returns, or raises :class:`InvalidBusinessEventError` naming the
+    field; never another exception.
+    """
     body: dict[str, Any] = {
         "event_name": validate_event_name(event_name),
         "event_attributes": normalize_event_attributes(event_attributes),
@@ -233,33 +392,43 @@ def build_trigger_payload(
     email = validate_triggered_by(triggered_by)
     if email is not None:
         body["triggered_by"] = email
-    size = len(encode_body(body))
-    if size > MAX_BODY_BYTES:
+    data = encode_body(body)
+    if len(data) > MAX_BODY_BYTES:
         raise InvalidBusinessEventError(
             "event_attributes",
-            f"makes a {size:,}-byte request, over this provider's {MAX_BODY_BYTES:,}-byte guard "
+            f"makes a {len(data):,}-byte request, over this provider's {MAX_BODY_BYTES:,}-byte guard "
             "(MoEngage publishes no limit); send counts or identifiers, not whole datasets.",
         )
-    return body
+    return PreparedTrigger(body, data)
+
+
+def build_trigger_payload(
+    event_name: object, event_attributes: object, triggered_by: object = None
+) -> dict[str, Any]:
+    """The trigger request body, validated; ``triggered_by=None`` is left out."""
+    return prepare_trigger(event_name, event_attributes, triggered_by).body
 
 
 def encode_body(body: Mapping[str, Any]) -> bytes:
     """The exact bytes sent: compact UTF-8 JSON, non-ASCII kept as is, NaN refused."""
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+    return _ENCODER.encode(body).encode("utf-8")
+
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 def attributes_from_rendered(value: Any) -> Any:
     """A rendered ``event_attributes``: text must hold a JSON object (or a dict's Python repr)."""
-    if not isinstance(value, str):
+    if not issubclass(type(value), str):
         return value
-    text = value.strip()
+    text = str.strip(value)
     try:
         parsed = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         try:
             # A dict XCom rendered by plain Jinja arrives as its Python repr ({'a': 1}).
             parsed = ast.literal_eval(text)
-        except (ValueError, SyntaxError, MemoryError, RecursionError):
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
             shown = text if len(text) <= 80 else text[:77] + "..."
             raise InvalidBusinessEventError(
                 "event_attributes",

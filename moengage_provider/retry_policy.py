@@ -36,13 +36,23 @@ class MoEngageRetryPolicy(RetryPolicy):
         max_tries: int,
         context: Context | None = None,
     ) -> RetryDecision:
+        if try_number > max_tries:
+            # No retries left: Airflow fails the task; a "retrying" line in the log would mislead.
+            return RetryDecision.default()
         if isinstance(exception, MoEngageRateLimitWait):
             return RetryDecision.retry(
                 delay=dt.timedelta(seconds=exception.wait_seconds),
                 reason="MoEngage rate limit: retrying when the window reopens (a wait, not a failed delivery)",
             )
         if isinstance(exception, (MoEngageServerError, MoEngageConnectionError)):
-            return RetryDecision.retry(reason=f"MoEngage transient failure: {type(exception).__name__}")
+            doubt = (
+                "the event may or may not have been accepted"
+                if exception.outcome_unknown
+                else "nothing was delivered"
+            )
+            return RetryDecision.retry(
+                reason=f"MoEngage transient failure ({type(exception).__name__}, {doubt})"
+            )
         return RetryDecision.default()
 
     def serialize(self) -> dict[str, Any]:

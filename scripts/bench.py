@@ -68,7 +68,7 @@ WINDOW_FACTOR = 3.0
 # Targets from issue 7.
 TARGET_MAX_MODULES = 10
 TARGET_MAX_IMPORT_RATIO = 0.10
-TARGET_MAX_CALL_RATIO = 1.25
+TARGET_MAX_CALL_RATIO = 1.10
 TARGET_MAX_OPERATOR_MS = 2.0
 TARGET_MAX_EXTRA_RSS_MIB = 5.0
 
@@ -697,7 +697,7 @@ def child_overhead(cfg: dict[str, Any]) -> dict[str, Any]:
     # paired difference within one call, not a difference of two noisy medians.
     inner_hook_s: list[float] = []
     operator_hook = op.hook
-    trigger = operator_hook.trigger_business_event
+    trigger = operator_hook.send_prepared_trigger  # what execute() calls (validated and encoded once)
 
     def timed_trigger(*args: Any, **kwargs: Any) -> Any:
         t0 = perf_counter()
@@ -706,7 +706,7 @@ def child_overhead(cfg: dict[str, Any]) -> dict[str, Any]:
         finally:
             inner_hook_s.append(perf_counter() - t0)
 
-    operator_hook.trigger_business_event = timed_trigger  # type: ignore[method-assign]
+    operator_hook.send_prepared_trigger = timed_trigger  # type: ignore[method-assign]
 
     def render_only(context: dict[str, Any]) -> float:
         t0 = perf_counter()

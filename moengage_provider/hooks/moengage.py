@@ -9,7 +9,6 @@ that is safe to do here (nothing was sent), and MoEngage's error bodies turned i
 from __future__ import annotations
 
 import base64
-import email.utils
 import json
 import random
 import re
@@ -37,19 +36,18 @@ from moengage_provider.data_centers import (
     valid_data_centers_text,
 )
 from moengage_provider.exceptions import (
-    RETRYABLE_CLIENT_STATUSES,
     MoEngageApiError,
     MoEngageClientError,
     MoEngageConfigurationError,
     MoEngageConnectionError,
-    MoEngageRateLimitError,
-    MoEngageServerError,
+    MoEngageError,
     MoEngageValidationError,
 )
-from moengage_provider.payload import InvalidBusinessEventError, build_trigger_payload, encode_body
+from moengage_provider.hooks.wire import error_for_failure, hook_may_resend, parse_response
+from moengage_provider.payload import InvalidBusinessEventError, PreparedTrigger, encode_body, prepare_trigger
 
 if TYPE_CHECKING:
-    from requests import Response, Session
+    from requests import Session
 
 TRIGGER_ENDPOINT = "/v1.0/business_event/trigger"
 CREATE_ENDPOINT = "/v1.0/business_event"
@@ -78,7 +76,7 @@ class MoEngageConnectionSettings:
     host_override: bool = False
     transport_extra: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
-    @property
+    @cached_property
     def host(self) -> str:
         """The host (and port) requests go to, for log lines."""
         return urlsplit(self.base_url).netloc
@@ -129,9 +127,17 @@ class MoEngageHook(BaseHook):
     @cached_property
     def settings(self) -> MoEngageConnectionSettings:
         """The connection, checked and resolved; secrets are registered with the masker here."""
-        settings = resolve_connection(self.get_connection(self.moengage_conn_id), self._timeout_override)
+        settings = resolve_connection(self._get_moengage_connection(), self._timeout_override)
         _mask_credentials(settings.workspace_id, settings.api_key)
         return settings
+
+    def _get_moengage_connection(self) -> Connection:
+        from airflow.exceptions import AirflowNotFoundException
+
+        try:
+            return self.get_connection(self.moengage_conn_id)
+        except AirflowNotFoundException:
+            raise MoEngageConfigurationError(missing_connection_message(self.moengage_conn_id)) from None
 
     @cached_property
     def session(self) -> Session:
@@ -179,18 +185,26 @@ class MoEngageHook(BaseHook):
         e.g. ``{"message": "The business event has been triggered"}``.
         """
         try:
-            body = build_trigger_payload(event_name, event_attributes, triggered_by)
+            prepared = prepare_trigger(event_name, event_attributes, triggered_by)
         except InvalidBusinessEventError as err:
             raise MoEngageValidationError(err.field, err.problem) from None
+        return self.send_prepared_trigger(prepared)
+
+    def send_prepared_trigger(self, prepared: PreparedTrigger) -> dict[str, Any]:
+        """
+        Send a trigger already validated and encoded by :func:`~moengage_provider.payload.prepare_trigger`.
+
+        The operator and the notifier validate once and send the same bytes through here; direct
+        callers use :meth:`trigger_business_event`, which validates.
+        """
         started = time.monotonic()
-        result = self.post(TRIGGER_ENDPOINT, body)
+        result = self._post_bytes(TRIGGER_ENDPOINT, prepared.data)
         elapsed_ms = (time.monotonic() - started) * 1000
-        names = ", ".join(body["event_attributes"]) or "none"
         self.log.info(
             "MoEngage business event %r triggered on %s (attributes: %s) in %.0f ms",
-            body["event_name"],
+            prepared.body["event_name"],
             self.settings.host,
-            names,
+            ", ".join(prepared.body["event_attributes"]) or "none",
             elapsed_ms,
         )
         return result
@@ -260,34 +274,39 @@ class MoEngageHook(BaseHook):
         """
         POST a JSON body and return the parsed JSON answer, or raise one of our exceptions.
 
-        Retries here only where MoEngage certainly did not get the request (connection refused, DNS
-        failure, connect timeout, 503); anything whose outcome is unknown is raised at once so that
-        Airflow decides, and the operator can record it.
+        Every error carries its ``outcome`` from :mod:`moengage_provider.outcomes`; the hook resends
+        within the call only where that table says nothing was delivered and the cause may pass
+        (refused, DNS, connect timeout, 503...). Anything else is raised at once so that Airflow
+        decides, and the operator can record it.
         """
-        data = encode_body(body)
-        url = self.settings.base_url + endpoint
-        timeout = (min(self.settings.timeout, MAX_CONNECT_TIMEOUT_SECONDS), self.settings.timeout)
+        return self._post_bytes(endpoint, encode_body(body))
+
+    def _post_bytes(self, endpoint: str, data: bytes) -> dict[str, Any]:
+        settings = self.settings
+        session = self.session
+        url = settings.base_url + endpoint
+        connect_timeout = min(settings.timeout, MAX_CONNECT_TIMEOUT_SECONDS)
+        timeout = (connect_timeout, settings.timeout)
         attempts = max(1, self.max_attempts_not_sent)
-        for attempt in range(1, attempts + 1):
+        attempt = 1
+        while True:
             try:
-                response = self.session.post(url, data=data, timeout=timeout, allow_redirects=False)
-            except requests.exceptions.RequestException as err:
-                failure = _connection_failure(err, endpoint, self.settings)
-                if (
-                    failure.outcome_unknown
-                    or attempt == attempts
-                    or isinstance(err, requests.exceptions.SSLError)
-                ):
-                    raise failure from None
-                self._wait_before_retry(attempt, attempts, str(failure))
-                continue
-            try:
-                return _parse_response(response, endpoint)
-            except MoEngageServerError as err:
-                if err.outcome_unknown or attempt == attempts:
+                try:
+                    response = session.post(url, data=data, timeout=timeout, allow_redirects=False)
+                except Exception as err:  # requests, urllib3 or the OS: classified, never passed on raw
+                    raise error_for_failure(
+                        err,
+                        endpoint=endpoint,
+                        host=settings.host,
+                        connect_timeout=connect_timeout,
+                        read_timeout=settings.timeout,
+                    ) from None
+                return parse_response(response, endpoint)
+            except MoEngageError as err:
+                if attempt >= attempts or not hook_may_resend(err):
                     raise
                 self._wait_before_retry(attempt, attempts, str(err))
-        raise AssertionError("unreachable")  # pragma: no cover
+                attempt += 1
 
     def _wait_before_retry(self, attempt: int, attempts: int, reason: str) -> None:
         delay = self.retry_backoff_seconds * (2 ** (attempt - 1)) * random.uniform(0.5, 1.5)
@@ -409,179 +428,12 @@ def _mask_credentials(workspace_id: str, api_key: str) -> None:
     mask_secret(base64.b64encode(pair.encode("utf-8")).decode("ascii"))
 
 
-# -- responses -----------------------------------------------------------------------------------
-
-
-def _parse_response(response: Response, endpoint: str) -> dict[str, Any]:
-    status = response.status_code
-    if 200 <= status < 300:
-        try:
-            parsed = response.json()
-        except ValueError:
-            parsed = None
-        if not isinstance(parsed, dict):
-            raise MoEngageServerError(
-                status=status,
-                endpoint=endpoint,
-                message="the answer was not the JSON object MoEngage sends; the request may or may not "
-                "have been accepted (is a proxy answering in MoEngage's place?)",
-                body_excerpt=_excerpt(response.text),
-            )
-        return parsed
-    fields = _error_fields(response)
-    kwargs: dict[str, Any] = {"status": status, "endpoint": endpoint, **fields}
-    if status == 429:
-        raise MoEngageRateLimitError(retry_after=_retry_after_seconds(response), **kwargs)
-    if status >= 500:
-        raise MoEngageServerError(retry_after=_retry_after_seconds(response), **kwargs)
-    if status in RETRYABLE_CLIENT_STATUSES:
-        raise MoEngageApiError(retry_after=_retry_after_seconds(response), **kwargs)
-    if 300 <= status < 400:
-        kwargs["message"] = (
-            f"redirected to {response.headers.get('Location', '?')}; a POST is not followed, "
-            "point the connection's host at the final URL"
-        )
-    raise MoEngageClientError(**kwargs)
-
-
-def _error_fields(response: Response) -> dict[str, Any]:
-    """MoEngage's documented error fields, from whichever of its three body shapes this is."""
-    excerpt = _excerpt(response.text)
-    try:
-        body = response.json()
-    except ValueError:
-        return {"body_excerpt": excerpt}
-    if not isinstance(body, dict):
-        return {"body_excerpt": excerpt}
-    error = body.get("error")
-    if isinstance(error, dict):  # 400/401: {"error": {code, message, details, request_id}}
-        return {
-            "code": _text(error.get("code")),
-            "message": _text(error.get("message")),
-            "details": error.get("details"),
-            "request_id": _text(error.get("request_id")),
-            "body_excerpt": excerpt,
-        }
-    data = body.get("data")
-    if isinstance(data, dict):  # 429: {"status": "error", "data": {code, title, description}}
-        return {
-            "code": _text(data.get("code")),
-            "message": " - ".join(t for t in (_text(data.get("title")), _text(data.get("description"))) if t),
-            "body_excerpt": excerpt,
-        }
-    if "title" in body or "message" in body:  # 500: {"title", "message"}
-        return {
-            "code": _text(body.get("title")),
-            "message": _text(body.get("message")),
-            "request_id": _text(body.get("request_id")),
-            "body_excerpt": excerpt,
-        }
-    return {"body_excerpt": excerpt}
-
-
-def _text(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
-def _excerpt(text: str, limit: int = 200) -> str:
-    """A short, one-line view of a body that is not MoEngage's JSON (an HTML page from a proxy, say)."""
-    title = re.search(r"<title[^>]*>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
-    if title:
-        text = title.group(1)
-    flat = " ".join(re.sub(r"<[^>]+>", " ", text).split())
-    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
-
-
-def _retry_after_seconds(response: Response) -> float | None:
-    """``Retry-After`` as seconds (it may be seconds or an HTTP date); MoEngage documents none."""
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when is None:
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-def _connection_failure(
-    err: requests.exceptions.RequestException, endpoint: str, settings: MoEngageConnectionSettings
-) -> MoEngageConnectionError:
-    """Name what went wrong, and whether the request may have reached MoEngage."""
-    target = f"POST {endpoint} to {settings.host}"
-    if isinstance(err, requests.exceptions.ConnectTimeout):
-        return MoEngageConnectionError(
-            f"Could not connect to MoEngage ({target}) within {min(settings.timeout, 10):g} s; "
-            "nothing was sent.",
-            outcome_unknown=False,
-        )
-    if isinstance(err, requests.exceptions.ReadTimeout):
-        return MoEngageConnectionError(
-            f"MoEngage did not answer {target} within {settings.timeout:g} s after the request was sent; "
-            "the event may or may not have been accepted.",
-            outcome_unknown=True,
-        )
-    if isinstance(err, requests.exceptions.SSLError):
-        return MoEngageConnectionError(
-            f"TLS handshake with {settings.host} failed ({_root_cause(err)}); nothing was sent. "
-            "Check the host, or the connection's 'verify'/'cert' extras.",
-            outcome_unknown=False,
-        )
-    if _failed_before_sending(err):
-        return MoEngageConnectionError(
-            f"Could not connect to MoEngage ({target}): {_root_cause(err)}; nothing was sent.",
-            outcome_unknown=False,
-        )
-    return MoEngageConnectionError(
-        f"The connection to MoEngage broke during {target} ({_root_cause(err)}); "
-        "the event may or may not have been accepted.",
-        outcome_unknown=True,
-    )
-
-
-def _failed_before_sending(err: BaseException) -> bool:
-    from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
-
-    if isinstance(err, requests.exceptions.ProxyError):
-        return True
-    seen: set[int] = set()
-    stack: list[Any] = [err]
-    while stack:
-        item = stack.pop()
-        if item is None or id(item) in seen:
-            continue
-        seen.add(id(item))
-        if isinstance(item, (NewConnectionError, ConnectTimeoutError)):
-            return True
-        if isinstance(item, BaseException):
-            stack.extend(item.args)
-            stack.extend([getattr(item, "reason", None), item.__cause__, item.__context__])
-    return False
-
-
-def _root_cause(err: BaseException) -> str:
-    text = str(err)
-    match = re.search(
-        r"(Connection refused|Name or service not known|Temporary failure in name resolution"
-        r"|nodename nor servname|Connection reset by peer|RemoteDisconnected\([^)]*\)"
-        r"|Connection aborted|certificate verify failed[^)'\"]*)",
-        text,
-    )
-    return match.group(1) if match else type(err).__name__
-
-
 def _explain_auth_failure(err: MoEngageClientError, settings: MoEngageConnectionSettings) -> str:
     """Tell wrong key, wrong workspace and wrong data center apart where MoEngage's answer allows."""
     details = json.dumps(err.details or "", default=str)
     if err.status == 401 and "APP_SECRET_KEY" in details:
         return (
-            f"MoEngage rejected the API Key for workspace {settings.workspace_id} (request_id="
-            f"{err.request_id}). Use the key from the 'Campaign report/Business events/...' tile, "
+            f"MoEngage rejected the API Key for workspace {settings.workspace_id}{_request_id(err)}. Use the key from the 'Campaign report/Business events/...' tile, "
             "not the Data API key."
         )
     if err.status == 401 and "APP_ID" in details:
@@ -593,7 +445,25 @@ def _explain_auth_failure(err: MoEngageClientError, settings: MoEngageConnection
                 f"data center {settings.data_center} ({DATA_CENTERS[settings.data_center]}, {settings.host})"
             )
         return (
-            f"MoEngage does not know workspace {settings.workspace_id!r} in {where} (request_id="
-            f"{err.request_id}). Check the Workspace ID and that the data center matches your dashboard URL."
+            f"MoEngage does not know workspace {settings.workspace_id!r} in {where}{_request_id(err)}. "
+            "Check the Workspace ID and that the data center matches your dashboard URL."
         )
     return str(err)
+
+
+def _request_id(err: MoEngageApiError) -> str:
+    """`` (request_id=...)`` when MoEngage sent one; nothing when it did not."""
+    return f" (request_id={err.request_id})" if err.request_id else ""
+
+
+def missing_connection_message(conn_id: str) -> str:
+    """What an on-call engineer needs when the connection does not exist: its ID and three ways to add it."""
+    env = f"AIRFLOW_CONN_{conn_id.upper()}"
+    return (
+        f"The MoEngage connection {conn_id!r} does not exist. Create it (retrying cannot): in the UI under "
+        f"Admin > Connections, type 'MoEngage', ID {conn_id!r}; or as an environment variable, JSON form: "
+        f'{env}=\'{{"conn_type": "moengage", "login": "YOUR_WORKSPACE_ID", "password": '
+        f'"YOUR_API_KEY", "extra": {{"data_center": "01"}}}}\'; or URI form: '
+        f"{env}='moengage://YOUR_WORKSPACE_ID:YOUR_API_KEY@?data_center=01'. Or set moengage_conn_id to "
+        "an existing connection."
+    )

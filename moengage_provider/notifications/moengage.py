@@ -20,7 +20,7 @@ from moengage_provider.exceptions import MoEngageValidationError
 from moengage_provider.payload import (
     InvalidBusinessEventError,
     attributes_from_rendered,
-    build_trigger_payload,
+    prepare_trigger,
 )
 from moengage_provider.templating import PlainStringsStayPlain
 
@@ -84,12 +84,12 @@ class MoEngageBusinessEventNotifier(PlainStringsStayPlain, BaseNotifier):
 
     def notify(self, context: Context) -> None:
         try:
-            body = build_trigger_payload(
+            prepared = prepare_trigger(
                 self.event_name, attributes_from_rendered(self.event_attributes), self.triggered_by
             )
         except InvalidBusinessEventError as err:
             raise MoEngageValidationError(err.field, err.problem) from None
-        once = self._idempotency_gate(context, body)
+        once = self._idempotency_gate(context, prepared)
         if once is not None:
             from moengage_provider.idempotency import _skip_exception
 
@@ -98,13 +98,11 @@ class MoEngageBusinessEventNotifier(PlainStringsStayPlain, BaseNotifier):
             except _skip_exception() as skip:
                 self.log.info("%s", skip)
                 return
-        self.hook.trigger_business_event(
-            body["event_name"], body["event_attributes"], body.get("triggered_by")
-        )
+        self.hook.send_prepared_trigger(prepared)
         if once is not None:
             once.record()
 
-    def _idempotency_gate(self, context: Context, body: dict[str, Any]) -> Any:
+    def _idempotency_gate(self, context: Context, prepared: Any) -> Any:
         if self.idempotency_key is None:
             return None
         from moengage_provider.delivery import payload_fingerprint
@@ -112,9 +110,9 @@ class MoEngageBusinessEventNotifier(PlainStringsStayPlain, BaseNotifier):
 
         settings = self.hook.settings
         fingerprint = payload_fingerprint(
-            body, workspace_id=settings.workspace_id, base_url=settings.base_url
+            prepared.data, workspace_id=settings.workspace_id, base_url=settings.base_url
         )
-        return IdempotencyGate(context, self.idempotency_key, body["event_name"], fingerprint, self.log)
+        return IdempotencyGate(context, self.idempotency_key, prepared.event_name, fingerprint, self.log)
 
     async def async_notify(self, context: Context) -> None:
         await asyncio.to_thread(self.notify, context)

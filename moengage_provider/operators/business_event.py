@@ -21,22 +21,38 @@ try:
 except ImportError:  # Airflow < 3.2: airflow.sdk does not export conf.
     from airflow.configuration import conf  # type: ignore[assignment]
 
-from moengage_provider.delivery import DeliveryRecord, DeliveryStore, payload_fingerprint, utc_now_iso
+from moengage_provider.delivery import (
+    Action,
+    DeliveryRecord,
+    DeliverySettings,
+    DeliveryStore,
+    Plan,
+    RecordStore,
+    TryResult,
+    after_attempt,
+    before_send,
+    payload_fingerprint,
+    plan_try,
+    settle_doubt,
+    utc_now_iso,
+)
 from moengage_provider.exceptions import (
-    MoEngageClientError,
-    MoEngageConnectionError,
+    AirflowFailException,
+    MoEngageError,
+    MoEngageOutcomeUnknownError,
     MoEngageRateLimitError,
     MoEngageRateLimitWait,
-    MoEngageServerError,
     MoEngageValidationError,
 )
 from moengage_provider.links import MoEngageDashboardLink
+from moengage_provider.outcomes import Outcome
 from moengage_provider.payload import (
     InvalidBusinessEventError,
+    PreparedTrigger,
     attributes_from_rendered,
-    build_trigger_payload,
     check_against_declared,
     normalize_event_attributes,
+    prepare_trigger,
     validate_attribute_types,
     validate_event_name,
     validate_triggered_by,
@@ -81,7 +97,8 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
         delivered succeeds without sending again. ``False`` sends every time.
     :param if_outcome_unknown: What a later try does when an earlier one may have reached MoEngage
         (read timeout, dropped connection, 500/502/504): ``"resend"`` (default: at least once),
-        ``"skip"`` (at most once: succeed without sending) or ``"fail"`` (stop for a human to check).
+        ``"skip"`` (at most once: succeed without sending), ``"fail"`` (stop for a human to check) or
+        ``"check"`` (read MoEngage's counters before and after, and decide; docs/exactly-once.md).
     :param deferrable: Wait out rate limits in the triggerer, not in a worker slot. Defaults to
         ``[operators] default_deferrable``.
     :param max_rate_limit_wait: Longest total wait for MoEngage's rate limit before the task fails.
@@ -135,11 +152,10 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
         self.triggered_by = triggered_by
         self.moengage_conn_id = moengage_conn_id
         self.deduplicate = deduplicate
-        if if_outcome_unknown not in ("resend", "skip", "fail", "check"):
-            raise ValueError(
-                f"{type(self).__name__} {self.task_id!r}: if_outcome_unknown must be 'resend', 'skip', "
-                f"'fail' or 'check', got {if_outcome_unknown!r}."
-            )
+        try:
+            DeliverySettings(if_outcome_unknown=if_outcome_unknown)
+        except ValueError as err:
+            raise ValueError(f"{type(self).__name__} {self.task_id!r}: {err}") from None
         if if_check_inconclusive not in ("fail", "resend", "skip"):
             raise ValueError(
                 f"{type(self).__name__} {self.task_id!r}: if_check_inconclusive must be 'fail', 'resend' or "
@@ -164,23 +180,27 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
     # -- running ---------------------------------------------------------------------------------
 
     def execute(self, context: Context) -> dict[str, Any]:
-        body = self.build_payload()
+        prepared = self.prepare_payload()
         if self.check_declared_attributes:
-            self._check_declared(body)
-        return self._deliver(context, body)
+            self._check_declared(prepared.body)
+        return self._deliver(context, prepared)
 
     def execute_after_rate_limit(self, context: Context, event: Any = None) -> dict[str, Any]:
         """Resume here after deferring for a rate limit: the triggerer only waited, we send now."""
-        return self._deliver(context, self.build_payload())
+        return self._deliver(context, self.prepare_payload())
 
-    def build_payload(self) -> dict[str, Any]:
-        """The request body from the rendered fields; a bad value fails the task with nothing sent."""
+    def prepare_payload(self) -> PreparedTrigger:
+        """Validate and encode the rendered fields, once; a bad value fails the task with nothing sent."""
         try:
-            return build_trigger_payload(
+            return prepare_trigger(
                 self.event_name, attributes_from_rendered(self.event_attributes), self.triggered_by
             )
         except InvalidBusinessEventError as err:
             raise MoEngageValidationError(err.field, err.problem) from None
+
+    def build_payload(self) -> dict[str, Any]:
+        """The request body from the rendered fields; a bad value fails the task with nothing sent."""
+        return self.prepare_payload().body
 
     def _check_declared(self, body: dict[str, Any]) -> None:
         """Compare with the event as declared in MoEngage; nothing is sent if they disagree."""
@@ -196,21 +216,56 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
         except InvalidBusinessEventError as err:
             raise MoEngageValidationError(err.field, err.problem) from None
 
-    def _deliver(self, context: Context, body: dict[str, Any]) -> dict[str, Any]:
-        store = DeliveryStore.from_context(context)
-        self._warn_if_reruns_can_resend(store)
-        settings = self.hook.settings
-        fingerprint = payload_fingerprint(
-            body, workspace_id=settings.workspace_id, base_url=settings.base_url
-        )
-        previous = store.load()
-        same = previous is not None and previous.fingerprint == fingerprint
-        if previous is not None and same and previous.status == "delivered" and self.deduplicate:
+    @property
+    def delivery_settings(self) -> DeliverySettings:
+        return DeliverySettings(if_outcome_unknown=self.if_outcome_unknown, deduplicate=self.deduplicate)
+
+    def _deliver(self, context: Context, prepared: PreparedTrigger) -> dict[str, Any]:
+        """Ask the delivery record what this try does, do it, and report how the try ended, once."""
+        plan: Plan | None = None
+        sent: list[Outcome] = []
+
+        def finished(result: dict[str, Any] | None = None, error: BaseException | None = None) -> None:
+            doubt = bool(plan and plan.same and plan.previous and plan.previous.in_doubt)
+            last = sent[-1] if sent else None
+            action = plan.action if plan is not None else Action.SEND
+            self._try_finished(TryResult(prepared.event_name, action, last, result, error, doubt))
+
+        try:
+            store = DeliveryStore.from_context(context)
+            self._warn_if_reruns_can_resend(store)
+            settings = self.hook.settings  # a missing or unusable connection fails here, on the first try
+            fingerprint = payload_fingerprint(
+                prepared.data, workspace_id=settings.workspace_id, base_url=settings.base_url
+            )
+            plan = plan_try(store.load(), fingerprint, self.delivery_settings)
+            result = self._carry_out(context, store, plan, fingerprint, prepared, sent)
+        except Exception as err:  # a deferral (TaskDeferred) is not the end of a try and passes through
+            finished(error=err)
+            raise
+        finished(result)
+        return result
+
+    def _try_finished(self, result: TryResult) -> None:
+        """The one place where a try's final outcome is known (metrics and lineage attach here)."""
+
+    def _carry_out(
+        self,
+        context: Context,
+        store: RecordStore,
+        plan: Plan,
+        fingerprint: str,
+        prepared: PreparedTrigger,
+        sent: list[Outcome],
+    ) -> dict[str, Any]:
+        event_name = prepared.event_name
+        previous = plan.previous
+        if plan.action is Action.ALREADY_DELIVERED and previous is not None:
             self.log.info(
                 "Skipping: MoEngage business event %r with this exact payload was already delivered by "
                 "this task instance at %s. Nothing was sent. To send it again anyway, set "
                 "deduplicate=False on the task.",
-                body["event_name"],
+                event_name,
                 previous.delivered_at,
             )
             return previous.result or {}
@@ -218,193 +273,183 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
         if self.idempotency_key is not None:
             from moengage_provider.idempotency import IdempotencyGate
 
-            once = IdempotencyGate(context, self.idempotency_key, body["event_name"], fingerprint, self.log)
-            once.check()
-        check = self._outcome_check(context, body) if self.if_outcome_unknown == "check" else None
-        if previous is not None and same and previous.status in ("sending", "unknown"):
-            if check is not None:
-                verdict = self._settle_unknown(check, previous, fingerprint, body)
-                if verdict is not None:
-                    return self._record_result(
-                        store,
-                        previous,
-                        fingerprint,
-                        body,
-                        {"message": None},
-                        skipped=True,
-                        outcome=verdict,
-                        once=once,
-                    )
-            elif self._handle_unknown_outcome(previous, body):
-                return self._record_result(
-                    store, previous, fingerprint, body, {"message": None}, skipped=True, once=once
-                )
-        elif previous is not None and not same and previous.status == "delivered":
+            once = IdempotencyGate(context, self.idempotency_key, event_name, fingerprint, self.log)
+            once.check()  # the same announcement by any earlier task instance: skip (or fail)
+        check = None
+        if self.if_outcome_unknown == "check":
+            from moengage_provider.counters_check import OutcomeCheck
+
+            check = OutcomeCheck(context.get("task_state_store"), self.hook, event_name, self.log)
+        if plan.payload_changed_since_delivery and previous is not None:
             self.log.info(
                 "The payload changed since this task instance delivered %r at %s; sending the new one.",
                 previous.event_name,
                 previous.delivered_at,
             )
-        rate_limited_since = previous.rate_limited_since if previous is not None and same else None
+        if plan.same and previous is not None and previous.in_doubt:
+            why = previous.reason or "the try ended while the request was in flight"
+            if plan.action is Action.CHECK and check is not None:
+                settled = self._settle_by_counters(check, store, previous, fingerprint, event_name, once)
+                if settled is not None:
+                    return settled
+            elif plan.action is Action.FAIL:
+                raise MoEngageOutcomeUnknownError(
+                    f"A previous try at {previous.attempted_at} may have delivered MoEngage business event "
+                    f"{event_name!r} ({why}). if_outcome_unknown='fail': check MoEngage's campaign "
+                    "analytics, then clear this task with if_outcome_unknown='resend' or 'skip'."
+                )
+            elif plan.action is Action.SKIP:
+                self.log.warning(
+                    "A previous try at %s may have delivered %r (%s). if_outcome_unknown='skip': not "
+                    "sending again (at most once).",
+                    previous.attempted_at,
+                    event_name,
+                    why,
+                )
+                result = {
+                    "event_name": event_name,
+                    "message": None,
+                    "sent_at": previous.attempted_at,
+                    "outcome": "unknown, not resent (if_outcome_unknown='skip')",
+                }
+                store.save(settle_doubt(previous, result))
+                if once is not None:
+                    once.record()
+                return result
+            else:
+                self.log.warning(
+                    "A previous try at %s may have delivered %r (%s). if_outcome_unknown='resend': sending "
+                    "again (at least once; set if_outcome_unknown='skip' for at most once).",
+                    previous.attempted_at,
+                    event_name,
+                    why,
+                )
         checked_in_this_try = False
         while True:
-            attempt = DeliveryRecord(
-                fingerprint=fingerprint,
-                status="sending",
-                event_name=body["event_name"],
-                attempted_at=utc_now_iso(),
-                rate_limited_since=rate_limited_since,
-            )
+            attempt = before_send(plan, fingerprint, event_name, utc_now_iso())
             store.save(attempt)
             if check is not None:
                 check.before_send(fingerprint)
             try:
-                answer = self.hook.trigger_business_event(
-                    body["event_name"], body["event_attributes"], body.get("triggered_by")
-                )
+                answer = self.hook.send_prepared_trigger(prepared)
             except MoEngageRateLimitError as err:
-                # Nothing was delivered; remember since when this payload waits (bounds the total wait).
-                rate_limited_since = rate_limited_since or utc_now_iso()
-                was_unknown = same and previous is not None and previous.status == "unknown"
-                previous = _replace(
-                    attempt,
-                    status="unknown" if was_unknown else "waiting",
-                    reason=previous.reason if was_unknown and previous is not None else None,
-                    rate_limited_since=rate_limited_since,
+                sent.append(err.outcome)
+                record = after_attempt(plan, attempt, err.outcome, now=utc_now_iso(), rate_limited=True)
+                store.save(record)
+                plan = Plan(Action.SEND, record, same=True)
+                self._wait_for_rate_limit(
+                    context, err, (record and record.rate_limited_since) or utc_now_iso(), record
                 )
-                same = True
-                store.save(previous)
-                self._wait_for_rate_limit(context, err, rate_limited_since)
                 continue
-            except (MoEngageServerError, MoEngageConnectionError) as err:
-                if not err.outcome_unknown:
-                    store.restore(previous)
-                    raise
-                unknown = _replace(attempt, status="unknown", reason=str(err))
-                store.save(unknown)
-                if check is None or checked_in_this_try:
-                    raise
-                # Resolve in this same try: once; a second unknown outcome is left to the next try.
-                checked_in_this_try = True
-                verdict = self._settle_unknown(check, unknown, fingerprint, body)
-                if verdict is not None:
-                    return self._record_result(
-                        store,
-                        unknown,
-                        fingerprint,
-                        body,
-                        {"message": None},
-                        skipped=True,
-                        outcome=verdict,
-                        once=once,
-                    )
-                previous, same = unknown, True
-                continue
-            except (MoEngageClientError, MoEngageValidationError):
-                store.restore(previous)
+            except MoEngageError as err:
+                sent.append(err.outcome)
+                record = after_attempt(plan, attempt, err.outcome, now=utc_now_iso(), reason=str(err))
+                store.save(record)
+                # "check": resolve the doubt in this try, once; a second doubt is the next try's.
+                if check and record and err.outcome is Outcome.UNKNOWN and not checked_in_this_try:
+                    checked_in_this_try = True
+                    settled = self._settle_by_counters(check, store, record, fingerprint, event_name, once)
+                    if settled is not None:
+                        return settled
+                    plan = Plan(Action.SEND, record, same=True)
+                    continue
+                self._explain(err, context, record)
                 raise
-            return self._record_result(store, attempt, fingerprint, body, answer, skipped=False, once=once)
+            sent.append(Outcome.DELIVERED)
+            now = utc_now_iso()
+            result = {"event_name": event_name, "message": answer.get("message"), "sent_at": now}
+            store.save(after_attempt(plan, attempt, Outcome.DELIVERED, now=now, result=result))
+            if once is not None:
+                once.record()
+            return result
 
-    def _record_result(
+    def _settle_by_counters(
         self,
-        store: DeliveryStore,
-        attempt: DeliveryRecord,
+        check: Any,
+        store: RecordStore,
+        previous: DeliveryRecord,
         fingerprint: str,
-        body: dict[str, Any],
-        answer: dict[str, Any],
-        *,
-        skipped: bool,
-        outcome: str = "unknown, not resent (if_outcome_unknown='skip')",
-        once: Any = None,
-    ) -> dict[str, Any]:
-        now = utc_now_iso()
-        result = {"event_name": body["event_name"], "message": answer.get("message"), "sent_at": now}
-        if skipped:
-            result["sent_at"] = attempt.attempted_at
-            result["outcome"] = outcome
-        store.save(
-            DeliveryRecord(
-                fingerprint=fingerprint,
-                status="delivered",
-                event_name=body["event_name"],
-                attempted_at=attempt.attempted_at,
-                delivered_at=result["sent_at"],
-                result=result,
-            )
-        )
-        if once is not None:
-            once.record()
-        return result
-
-    def _outcome_check(self, context: Context, body: dict[str, Any]) -> Any:
-        from moengage_provider.counters_check import OutcomeCheck
-
-        return OutcomeCheck(context.get("task_state_store"), self.hook, body["event_name"], self.log)
-
-    def _settle_unknown(
-        self, check: Any, previous: DeliveryRecord, fingerprint: str, body: dict[str, Any]
-    ) -> str | None:
-        """if_outcome_unknown='check': the outcome text when the send counts as done, None to send."""
+        event_name: str,
+        once: Any,
+    ) -> dict[str, Any] | None:
+        """if_outcome_unknown='check': the task's result when the doubt is settled without sending, None
+        to send; an inconclusive check follows if_check_inconclusive."""
         from moengage_provider.counters_check import settle_seconds
 
         why = previous.reason or "the try ended while the request was in flight"
         self.log.warning(
             "A previous send at %s may have delivered %r (%s); checking MoEngage's counters.",
             previous.attempted_at,
-            body["event_name"],
+            event_name,
             why,
         )
-        result = check.resolve(fingerprint, settle_seconds(self.check_settle_delay.total_seconds()))
-        if result.verdict == "delivered":
-            return f"delivered (MoEngage's counters: {result.case})"
-        if result.verdict == "not_delivered":
+        check_result = check.resolve(fingerprint, settle_seconds(self.check_settle_delay.total_seconds()))
+        if check_result.verdict == "not_delivered":
             return None
-        fallback = self.if_check_inconclusive
-        if fallback == "fail":
-            from moengage_provider.exceptions import AirflowFailException
-
-            raise AirflowFailException(
-                f"MoEngage business event {body['event_name']!r} may have been delivered at "
-                f"{previous.attempted_at} ({why}), and MoEngage's counters cannot tell ({result.explain()}). "
+        if check_result.verdict == "delivered":
+            outcome = f"delivered (MoEngage's counters: {check_result.case})"
+        elif self.if_check_inconclusive == "fail":
+            raise MoEngageOutcomeUnknownError(
+                f"MoEngage business event {event_name!r} may have been delivered at {previous.attempted_at} "
+                f"({why}), and MoEngage's counters cannot tell ({check_result.explain()}). "
                 "if_check_inconclusive='fail': check MoEngage's campaign analytics, then clear this task "
                 "with if_outcome_unknown='resend' or 'skip'."
             )
-        self.log.warning("The check was inconclusive; if_check_inconclusive=%r.", fallback)
-        return None if fallback == "resend" else "unknown, not resent (if_check_inconclusive='skip')"
+        elif self.if_check_inconclusive == "resend":
+            self.log.warning("The check was inconclusive; if_check_inconclusive='resend': sending again.")
+            return None
+        else:
+            outcome = "unknown, not resent (if_check_inconclusive='skip')"
+        result = {
+            "event_name": event_name,
+            "message": None,
+            "sent_at": previous.attempted_at,
+            "outcome": outcome,
+        }
+        store.save(settle_doubt(previous, result))
+        if once is not None:
+            once.record()
+        return result
 
-    def _handle_unknown_outcome(self, previous: DeliveryRecord, body: dict[str, Any]) -> bool:
-        """Log what an earlier try left behind; True means succeed without sending."""
-        why = previous.reason or "the try ended while the request was in flight"
-        if self.if_outcome_unknown == "fail":
-            from moengage_provider.exceptions import AirflowFailException
-
-            raise AirflowFailException(
-                f"A previous try at {previous.attempted_at} may have delivered MoEngage business event "
-                f"{body['event_name']!r} ({why}). if_outcome_unknown='fail': check MoEngage's campaign "
-                "analytics, then clear this task with if_outcome_unknown='resend' or 'skip'."
+    def _explain(self, err: MoEngageError, context: Context, record: DeliveryRecord | None) -> None:
+        """Say on this try what became of the event, and what the next try will do about it."""
+        event = repr(record.event_name) if record is not None else "the event"
+        if err.outcome is Outcome.UNKNOWN:
+            ti = context.get("ti")
+            last = ti is not None and getattr(ti, "try_number", 0) > (self.retries or 0)
+            policy = self.delivery_settings.unknown_policy
+            if last or isinstance(err, AirflowFailException):
+                err.add_context(
+                    f"MoEngage may or may not have accepted business event {event}; this task will not "
+                    "retry by itself: check MoEngage's campaign analytics before clearing it (a cleared "
+                    f"task {policy.next_try})."
+                )
+            else:
+                err.add_context(
+                    f"MoEngage may or may not have accepted business event {event}. The next try "
+                    f"{policy.next_try}."
+                )
+        elif record is not None and record.in_doubt:
+            err.add_context(
+                f"This request was not delivered, but an earlier try at {record.attempted_at} may have "
+                f"delivered business event {event} ({record.reason or 'it ended while in flight'})."
             )
-        if self.if_outcome_unknown == "skip":
-            self.log.warning(
-                "A previous try at %s may have delivered %r (%s). if_outcome_unknown='skip': not sending "
-                "again (at most once).",
-                previous.attempted_at,
-                body["event_name"],
-                why,
-            )
-            return True
-        self.log.warning(
-            "A previous try at %s may have delivered %r (%s). if_outcome_unknown='resend': sending again "
-            "(at least once; set if_outcome_unknown='skip' for at most once).",
-            previous.attempted_at,
-            body["event_name"],
-            why,
-        )
-        return False
 
     def _wait_for_rate_limit(
-        self, context: Context, err: MoEngageRateLimitError, rate_limited_since: str
+        self,
+        context: Context,
+        err: MoEngageRateLimitError,
+        rate_limited_since: str,
+        record: DeliveryRecord | None = None,
     ) -> None:
         from moengage_provider.rate_limits import LIMITS_TEXT, format_duration, rate_limit_wait
+
+        nothing = "Nothing was delivered."
+        if record is not None and record.status == "unknown":  # keep the history: an earlier try may have
+            nothing = (
+                f"This try delivered nothing, but an earlier try at {record.attempted_at} may have delivered "
+                f"business event {record.event_name!r} ({record.reason or 'it ended while in flight'})."
+            )
 
         now = dt.datetime.now(dt.timezone.utc)
         seconds, until, reason = rate_limit_wait(
@@ -412,14 +457,12 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
         )
         waited = (now - dt.datetime.fromisoformat(rate_limited_since)).total_seconds()
         if waited + seconds > self.max_rate_limit_wait.total_seconds():
-            from moengage_provider.exceptions import AirflowFailException
-
             raise AirflowFailException(
                 f"MoEngage rate limit: still refused after waiting {format_duration(waited)}, and the next "
                 f"window opens at {until:%Y-%m-%d %H:%M:%S} UTC, past max_rate_limit_wait="
                 f"{format_duration(self.max_rate_limit_wait.total_seconds())}. {LIMITS_TEXT}. "
                 "Spread triggers out, batch items into fewer events, or raise max_rate_limit_wait. "
-                "Nothing was delivered."
+                f"{nothing}"
             )
         how = (
             "deferring (worker slot released)"
@@ -429,10 +472,10 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
             else "handing the worker back with a retry"
         )
         self.log.warning(
-            "MoEngage rate limit hit for %r (HTTP 429, request_id=%s). %s. Waiting %s until %s UTC: %s; "
+            "MoEngage rate limit hit for %r (HTTP 429%s). %s. Waiting %s until %s UTC: %s; "
             "%s. This is a wait, not a failed delivery.",
             self.event_name,
-            err.request_id,
+            f", request_id={err.request_id}" if err.request_id else "",
             LIMITS_TEXT,
             format_duration(seconds),
             f"{until:%H:%M:%S}",
@@ -448,12 +491,10 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
             return
         ti = context["ti"]
         if ti.try_number > (self.retries or 0):
-            from moengage_provider.exceptions import AirflowFailException
-
             raise AirflowFailException(
                 f"MoEngage rate limit: the next window opens at {until:%Y-%m-%d %H:%M:%S} UTC, but this "
                 "task has no retries left to wait for it without holding a worker. Enable retries "
-                "(retries >= 1) or deferrable=True. Nothing was delivered."
+                f"(retries >= 1) or deferrable=True. {nothing}"
             )
         retry_delay = self.retry_delay.total_seconds() if self.retry_delay else 0.0
         if getattr(self, "retry_policy", None) is None and retry_delay < seconds:
@@ -505,12 +546,6 @@ def _with_event_asset(outlets: Any, event_name: Any, task_id: Any) -> list[Any]:
     asset = business_event_asset(event_name)
     listed = list(outlets) if isinstance(outlets, (list, tuple)) else ([] if outlets is None else [outlets])
     return listed if asset in listed else [*listed, asset]
-
-
-def _replace(record: DeliveryRecord, **changes: Any) -> DeliveryRecord:
-    from dataclasses import replace
-
-    return replace(record, **changes)
 
 
 def _is_literal(value: Any) -> bool:
@@ -581,8 +616,6 @@ class CreateBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
         if existing is not None:
             declared = declared_attribute_types(existing)
             if declared != self.attribute_types:
-                from moengage_provider.exceptions import AirflowFailException
-
                 raise AirflowFailException(
                     f"MoEngage business event {name!r} already exists with different attributes: declared "
                     f"{_describe(declared)}, this task asks for {_describe(self.attribute_types)}. Events "

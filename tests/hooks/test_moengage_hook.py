@@ -425,3 +425,25 @@ def test_uri_form_connections_from_the_environment(monkeypatch, uri, base_url):
     settings = MoEngageHook("moengage_uri").settings
     assert settings.base_url == base_url
     assert settings.workspace_id == "WS"
+
+
+def test_an_unexpected_error_while_sending_is_classified_as_unknown(monkeypatch):
+    # No server can make requests itself raise something else (a library bug): the documented exception.
+    use_connection(monkeypatch, host="http://127.0.0.1:1", login=WORKSPACE, password=API_KEY)
+    hook = fast_hook()
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("something inside the HTTP stack broke")
+
+    monkeypatch.setattr(hook.session, "post", fail)
+    with pytest.raises(MoEngageConnectionError, match="may or may not have been accepted") as info:
+        hook.trigger_business_event("E", {"a": 1})
+    assert info.value.outcome_unknown is True
+    assert "RuntimeError" in str(info.value)
+
+
+def test_missing_connection_is_a_configuration_error_naming_it(monkeypatch):
+    monkeypatch.delenv("AIRFLOW_CONN_MOENGAGE_NOPE", raising=False)
+    with pytest.raises(MoEngageConfigurationError, match="'moengage_nope' does not exist") as info:
+        _ = MoEngageHook("moengage_nope").settings
+    assert "AIRFLOW_CONN_MOENGAGE_NOPE='moengage://" in str(info.value)

@@ -1,0 +1,227 @@
+"""
+MoEngage's answers (and non-answers) -> our exceptions, classified by the one table in
+:mod:`moengage_provider.outcomes`.
+
+Separate from the hook so that "what does this answer mean" reads in one place: the hook only
+sends, and asks :func:`error_for_response` / :func:`error_for_failure` what happened.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import re
+import time
+from typing import TYPE_CHECKING, Any
+
+from moengage_provider import exceptions
+from moengage_provider.exceptions import MoEngageApiError, MoEngageConnectionError, MoEngageError
+from moengage_provider.outcomes import Failure, Outcome, Rule, for_failure, for_status
+
+if TYPE_CHECKING:
+    from requests import Response
+
+
+def parse_response(response: Response, endpoint: str) -> dict[str, Any]:
+    """MoEngage's parsed answer for a delivered request, or raise the error the table names."""
+    status = response.status_code
+    if 200 <= status < 300:
+        try:
+            parsed = json.loads(response.content)  # bytes: no charset guessing, unlike response.json()
+        except (ValueError, TypeError):
+            parsed = None
+        if isinstance(parsed, dict):
+            return parsed
+        rule = for_failure(Failure.NOT_MOENGAGE_JSON)
+        raise _error_class(rule)(
+            status=status,
+            endpoint=endpoint,
+            message="the answer was not the JSON object MoEngage sends; the request may or may not "
+            "have been accepted (is a proxy answering in MoEngage's place?)",
+            body_excerpt=excerpt(response.text),
+            outcome=rule.outcome,
+        )
+    rule = for_status(status)
+    kwargs: dict[str, Any] = {"status": status, "endpoint": endpoint, **_error_fields(response)}
+    kwargs["outcome"] = rule.outcome
+    kwargs["retry_after"] = _retry_after_seconds(response)
+    if 300 <= status < 400:
+        kwargs["message"] = (
+            f"redirected to {response.headers.get('Location', '?')}; a POST is not followed, "
+            "point the connection's host at the final URL"
+        )
+    raise _error_class(rule)(**kwargs)
+
+
+def hook_may_resend(error: MoEngageError) -> bool:
+    """The table's answer to "may the hook send the same request again right now?"."""
+    if isinstance(error, MoEngageConnectionError) and error.failure is not None:
+        return for_failure(error.failure).hook_retries
+    if isinstance(error, MoEngageApiError):
+        return for_status(error.status).hook_retries and error.outcome is Outcome.NOT_DELIVERED
+    return False
+
+
+def _error_class(rule: Rule) -> type[MoEngageApiError]:
+    return getattr(exceptions, rule.error or "MoEngageApiError")
+
+
+def _error_fields(response: Response) -> dict[str, Any]:
+    """MoEngage's documented error fields, from whichever of its three body shapes this is."""
+    shown = excerpt(response.text)
+    try:
+        body = response.json()
+    except ValueError:
+        return {"body_excerpt": shown}
+    if not isinstance(body, dict):
+        return {"body_excerpt": shown}
+    error = body.get("error")
+    if isinstance(error, dict):  # 400/401: {"error": {code, message, details, request_id}}
+        return {
+            "code": _text(error.get("code")),
+            "message": _text(error.get("message")),
+            "details": error.get("details"),
+            "request_id": _text(error.get("request_id")),
+            "body_excerpt": shown,
+        }
+    data = body.get("data")
+    if isinstance(data, dict):  # 429: {"status": "error", "data": {code, title, description}}
+        return {
+            "code": _text(data.get("code")),
+            "message": " - ".join(t for t in (_text(data.get("title")), _text(data.get("description"))) if t),
+            "body_excerpt": shown,
+        }
+    if "title" in body or "message" in body:  # 500: {"title", "message"}
+        return {
+            "code": _text(body.get("title")),
+            "message": _text(body.get("message")),
+            "request_id": _text(body.get("request_id")),
+            "body_excerpt": shown,
+        }
+    return {"body_excerpt": shown}
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def excerpt(text: str, limit: int = 200) -> str:
+    """A short, one-line view of a body that is not MoEngage's JSON (an HTML page from a proxy, say)."""
+    title = re.search(r"<title[^>]*>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
+    if title:
+        text = title.group(1)
+    flat = " ".join(re.sub(r"<[^>]+>", " ", text).split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+def _retry_after_seconds(response: Response) -> float | None:
+    """``Retry-After`` as seconds (it may be seconds or an HTTP date); MoEngage documents none."""
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+# -- no usable answer ------------------------------------------------------------------------------
+
+
+def failure_kind(err: BaseException) -> Failure:
+    """Which row of the table a transport exception is; anything unrecognised is the worst case."""
+    import requests
+    from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+
+    if isinstance(err, requests.exceptions.ConnectTimeout):
+        return Failure.CONNECT_TIMEOUT
+    if isinstance(err, requests.exceptions.ReadTimeout):
+        return Failure.READ_TIMEOUT
+    if isinstance(err, requests.exceptions.SSLError):
+        return Failure.TLS
+    if isinstance(err, requests.exceptions.ProxyError):
+        return Failure.PROXY
+    if isinstance(err, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)):
+        return Failure.TRUNCATED_ANSWER
+    causes = _causes(err)
+    if any(isinstance(c, NameResolutionError) for c in causes):
+        return Failure.DNS
+    # urllib3's NewConnectionError subclasses ConnectTimeoutError: test it first.
+    if any(isinstance(c, NewConnectionError) for c in causes):
+        return Failure.REFUSED
+    if any(isinstance(c, ConnectTimeoutError) for c in causes):
+        return Failure.CONNECT_TIMEOUT
+    if isinstance(err, requests.exceptions.ConnectionError):
+        return Failure.RESET_BEFORE_ANSWER
+    return Failure.UNEXPECTED
+
+
+_FAILURE_TEXT = {
+    Failure.REFUSED: "Could not connect to MoEngage ({target}): {cause}",
+    Failure.DNS: "Could not connect to MoEngage ({target}): {cause}",
+    Failure.CONNECT_TIMEOUT: "Could not connect to MoEngage ({target}) within {connect:g} s",
+    Failure.PROXY: "Could not connect to MoEngage ({target}) through the proxy: {cause}",
+    Failure.TLS: "TLS handshake with {host} failed ({cause}). Check the host, or the connection's "
+    "'verify'/'cert' extras",
+    Failure.READ_TIMEOUT: "MoEngage did not answer {target} within {read:g} s after the request was sent",
+    Failure.RESET_BEFORE_ANSWER: "The connection to MoEngage broke during {target} ({cause}) before an answer "
+    "came",
+    Failure.TRUNCATED_ANSWER: "The connection to MoEngage broke during {target} while the answer was "
+    "arriving ({cause})",
+    Failure.UNEXPECTED: "Sending {target} failed unexpectedly ({cause})",
+}
+
+_OUTCOME_TAIL = {
+    Outcome.NOT_DELIVERED: "nothing was sent.",
+    Outcome.UNKNOWN: "the event may or may not have been accepted.",
+}
+
+
+def error_for_failure(
+    err: BaseException, *, endpoint: str, host: str, connect_timeout: float, read_timeout: float
+) -> MoEngageConnectionError:
+    """Name what went wrong, and (from the table) whether the request may have reached MoEngage."""
+    kind = failure_kind(err)
+    text = _FAILURE_TEXT[kind].format(
+        target=f"POST {endpoint} to {host}",
+        host=host,
+        cause=root_cause(err),
+        connect=connect_timeout,
+        read=read_timeout,
+    )
+    tail = _OUTCOME_TAIL.get(for_failure(kind).outcome, "")
+    return MoEngageConnectionError(f"{text}; {tail}", failure=kind)
+
+
+def _causes(err: BaseException) -> list[Any]:
+    seen: set[int] = set()
+    stack: list[Any] = [err]
+    found: list[Any] = []
+    while stack:
+        item = stack.pop()
+        if item is None or id(item) in seen:
+            continue
+        seen.add(id(item))
+        found.append(item)
+        if isinstance(item, BaseException):
+            stack.extend(item.args)
+            stack.extend([getattr(item, "reason", None), item.__cause__, item.__context__])
+    return found
+
+
+def root_cause(err: BaseException) -> str:
+    text = str(err)
+    match = re.search(
+        r"(Connection refused|Name or service not known|Temporary failure in name resolution"
+        r"|nodename nor servname|Connection reset by peer|RemoteDisconnected\([^)]*\)"
+        r"|Connection aborted|IncompleteRead\([^)]*\)|Connection broken|certificate verify failed[^)'\"]*"
+        r"|wrong version number)",
+        text,
+    )
+    return match.group(1) if match else type(err).__name__

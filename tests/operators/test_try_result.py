@@ -1,0 +1,49 @@
+"""One call per try tells how the try ended: the seam for metrics and lineage."""
+
+from __future__ import annotations
+
+import textwrap
+import uuid
+
+from moengage_provider.delivery import Action
+from moengage_provider.outcomes import Outcome
+from tests.conftest import requires_airflow_3_3
+from tests.dagrun import run_dag
+
+SEEN: list = []
+
+SOURCE = """
+import datetime
+from airflow.sdk import DAG
+from moengage_provider.operators.business_event import TriggerBusinessEventOperator
+from tests.operators.test_try_result import SEEN
+
+
+class Recording(TriggerBusinessEventOperator):
+    def _try_finished(self, result):
+        SEEN.append(result)
+
+
+with DAG("{dag_id}", schedule=None, start_date=datetime.datetime(2024, 1, 1), catchup=False) as dag:
+    Recording(
+        task_id="fire",
+        event_name="NewSeriesAlert",
+        event_attributes={{"season": "Season 1"}},
+        retries=1,
+        retry_delay=datetime.timedelta(seconds=0),
+    )
+"""
+
+
+@requires_airflow_3_3
+def test_each_try_reports_its_outcome_once(dag_from_source, moengage_sandbox):
+    SEEN.clear()
+    moengage_sandbox.fail_next(500)
+    dag_id = f"tryresult_{uuid.uuid4().hex[:10]}"
+    result = run_dag(dag_from_source(textwrap.dedent(SOURCE.format(dag_id=dag_id)), dag_id))
+    assert result.tasks["fire"] == ("success", 2)
+    first, second = SEEN
+    assert (first.action, first.outcome, first.result) == (Action.SEND, Outcome.UNKNOWN, None)
+    assert first.error is not None and first.error.outcome_unknown
+    assert (second.action, second.outcome, second.error) == (Action.SEND, Outcome.DELIVERED, None)
+    assert second.earlier_doubt and second.result["event_name"] == "NewSeriesAlert"

@@ -1,0 +1,54 @@
+"""The one outcomes table: total over statuses and failure kinds, and the README's copy agrees with it."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from moengage_provider import exceptions
+from moengage_provider.outcomes import RULES, Failure, Outcome, for_failure, for_status, markdown_table
+from tests.conftest import REPO
+
+
+def test_readme_failure_table_is_the_code_table():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    match = re.search(
+        r"<!-- outcomes table:[^\n]*-->\n(.*?)<!-- end of outcomes table -->", readme, re.DOTALL
+    )
+    assert match, "README lost the generated outcomes table markers"
+    assert match.group(1) == markdown_table(), (
+        "README's 'When things fail' table differs from moengage_provider/outcomes.py; regenerate it with "
+        "`.venv/bin/python -m moengage_provider.outcomes` and paste it between the markers."
+    )
+
+
+@pytest.mark.parametrize("status", range(100, 600))
+def test_every_status_has_exactly_one_meaning(status):
+    rule = for_status(status)
+    assert any(low <= status <= high for low, high in rule.statuses)
+    assert rule.outcome in Outcome
+    # Only a status that certainly delivered nothing may be resent by the hook.
+    assert not rule.hook_retries or rule.outcome is Outcome.NOT_DELIVERED
+    assert (rule.outcome is Outcome.DELIVERED) == (200 <= status < 300)
+    assert rule.error is None or hasattr(exceptions, rule.error)
+
+
+@pytest.mark.parametrize("kind", list(Failure))
+def test_every_failure_kind_has_exactly_one_row(kind):
+    rows = [rule for rule in RULES if kind in rule.failures]
+    assert rows == [for_failure(kind)]
+    assert for_failure(kind).outcome is not Outcome.DELIVERED
+    assert not for_failure(kind).hook_retries or for_failure(kind).outcome is Outcome.NOT_DELIVERED
+
+
+def test_statuses_outside_http_are_the_worst_case():
+    assert for_status(99).outcome is Outcome.UNKNOWN
+    assert for_status(600).outcome is Outcome.UNKNOWN
+
+
+def test_every_error_is_classified():
+    for name in dir(exceptions):
+        cls = getattr(exceptions, name)
+        if isinstance(cls, type) and issubclass(cls, exceptions.MoEngageError):
+            assert "outcome" in dir(cls) and "outcome_unknown" in dir(cls), name

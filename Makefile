@@ -20,9 +20,11 @@ install: .venv/.synced
 demo: install
 	$(VENV_PY) scripts/demo.py
 
-## The whole test suite (installs Debian's chromium for the connection-form browser test, when root).
+## The whole test suite (installs Debian's chromium for the connection-form browser test and
+## redis-server for the CeleryExecutor deployment tests, when root).
 test: install
 	bash scripts/install-browser.sh
+	bash scripts/install-redis.sh
 	$(VENV_PY) -m pytest -p no:cacheprovider
 
 ## The whole suite again on the oldest Airflow supported (2.11.2), in .venv-2.11.

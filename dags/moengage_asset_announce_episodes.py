@@ -18,6 +18,10 @@ If several loads finish before this DAG starts, Airflow runs it once with all th
 and one event announces them all. Triggered by hand (no asset event), it announces the load named
 by the `load_run_id` param, or else the latest load.
 
+**Announced once per load** (Airflow 3.3+): the trigger's `idempotency_key` names the load(s), so a
+run by hand (or a second wake-up) for a load already announced is *skipped* and sends nothing; its
+log names the run that announced it. See docs/exactly-once.md.
+
 Connections: `catalog_db` (SQLite by default, Postgres by changing the connection) and
 `moengage_default`.
 Retries: 2, three minutes apart. MoEngage errors that a retry cannot fix (HTTP 4xx) fail the
@@ -58,7 +62,9 @@ with DAG(
 ) as dag:
 
     @task
-    def summarize_new_episodes(triggering_asset_events: Any, params: dict[str, Any]) -> dict[str, Any]:
+    def summarize_new_episodes(
+        triggering_asset_events: Any, params: dict[str, Any], ti: Any
+    ) -> dict[str, Any]:
         """The episodes of the load(s) that triggered this run, read back from the catalog."""
         from airflow.providers.common.compat.sdk import AirflowSkipException, BaseHook
 
@@ -83,6 +89,8 @@ with DAG(
                 f"No episodes found for the load(s) {load_run_ids or '(none yet)'}; not sending "
                 "NewEpisodesAvailable."
             )
+        # What the announcement is about: its idempotency key (not an attribute of the event).
+        ti.xcom_push(key="announced_loads", value=",".join(sorted(load_run_ids)))
         # SQLite hands dates back as text, Postgres as dates: send dates either way.
         air_dates = [dt.date.fromisoformat(str(day)[:10]) for _, _, day in rows]
         return {
@@ -100,4 +108,6 @@ with DAG(
         triggered_by="crm-team@example.com",
         # Lineage: the catalog table feeds the event (OpenLineage shows "table -> event").
         inlets=[NEW_EPISODES],
+        # Once per load: a run by hand for a load already announced skips instead of re-announcing.
+        idempotency_key="NewEpisodesAvailable:{{ ti.xcom_pull(task_ids='summarize_new_episodes', key='announced_loads') }}",
     )

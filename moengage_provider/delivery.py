@@ -148,6 +148,8 @@ class Action(str, enum.Enum):
     SKIP = "skip"
     #: An earlier try may have delivered it; stop for a human.
     FAIL = "fail"
+    #: An earlier try may have delivered it; read MoEngage's counters and decide (counters_check.py).
+    CHECK = "check"
 
 
 @dataclass(frozen=True)
@@ -165,6 +167,11 @@ UNKNOWN_POLICIES: dict[str, UnknownPolicy] = {
     "skip": UnknownPolicy(Action.SKIP, "succeeds without sending it again (at most once)"),
     "fail": UnknownPolicy(
         Action.FAIL, "fails for a human to check MoEngage's campaign analytics (if_outcome_unknown='fail')"
+    ),
+    "check": UnknownPolicy(
+        Action.CHECK,
+        "reads MoEngage's counters for the event and sends only if they show it was not delivered "
+        "(if_outcome_unknown='check'; an inconclusive check follows if_check_inconclusive)",
     ),
 }
 

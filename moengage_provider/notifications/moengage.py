@@ -39,9 +39,18 @@ class MoEngageBusinessEventNotifier(PlainStringsStayPlain, BaseNotifier):
         rendering to a JSON object). Templated.
     :param triggered_by: Email shown in MoEngage as who fired the event. Templated.
     :param moengage_conn_id: Airflow connection of type ``moengage``.
+    :param idempotency_key: Announce once per business fact (Airflow 3.3+): as on the operator, but the
+        task must list ``business_event_asset(event_name)`` (``moengage_provider.idempotency``) among its
+        outlets, where the deliveries are recorded. A repeat is logged and not sent. Templated.
     """
 
-    template_fields: Sequence[str] = ("event_name", "event_attributes", "triggered_by", "moengage_conn_id")
+    template_fields: Sequence[str] = (
+        "event_name",
+        "event_attributes",
+        "triggered_by",
+        "moengage_conn_id",
+        "idempotency_key",
+    )
 
     def __init__(
         self,
@@ -50,9 +59,11 @@ class MoEngageBusinessEventNotifier(PlainStringsStayPlain, BaseNotifier):
         event_attributes: Mapping[str, Any] | str,
         triggered_by: str | None = None,
         moengage_conn_id: str = "moengage_default",
+        idempotency_key: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.idempotency_key = idempotency_key
         self.event_name = event_name
         self.event_attributes = event_attributes
         self.triggered_by = triggered_by
@@ -78,6 +89,15 @@ class MoEngageBusinessEventNotifier(PlainStringsStayPlain, BaseNotifier):
             )
         except InvalidBusinessEventError as err:
             raise MoEngageValidationError(err.field, err.problem) from None
+        once = self._idempotency_gate(context, prepared)
+        if once is not None:
+            from moengage_provider.idempotency import _skip_exception
+
+            try:
+                once.check()
+            except _skip_exception() as skip:
+                self.log.info("%s", skip)
+                return
         from moengage_provider import metrics
 
         # Observability (issue 15): metrics for the request; the event as the task's lineage output.
@@ -89,6 +109,20 @@ class MoEngageBusinessEventNotifier(PlainStringsStayPlain, BaseNotifier):
             from moengage_provider.lineage import report_hook_lineage
 
             report_hook_lineage(self.hook, prepared.body, report)
+        if once is not None:
+            once.record()
+
+    def _idempotency_gate(self, context: Context, prepared: Any) -> Any:
+        if self.idempotency_key is None:
+            return None
+        from moengage_provider.delivery import payload_fingerprint
+        from moengage_provider.idempotency import IdempotencyGate
+
+        settings = self.hook.settings
+        fingerprint = payload_fingerprint(
+            prepared.data, workspace_id=settings.workspace_id, base_url=settings.base_url
+        )
+        return IdempotencyGate(context, self.idempotency_key, prepared.event_name, fingerprint, self.log)
 
     async def async_notify(self, context: Context) -> None:
         await asyncio.to_thread(self.notify, context)

@@ -60,7 +60,8 @@ if TYPE_CHECKING:
 
     from moengage_provider.hooks.moengage import MoEngageHook
 
-IfOutcomeUnknown = Literal["resend", "skip", "fail"]
+IfOutcomeUnknown = Literal["resend", "skip", "fail", "check"]
+IfCheckInconclusive = Literal["fail", "resend", "skip"]
 
 #: A rate-limit wait shorter than this may sleep in the worker when the task is not deferrable.
 MAX_IN_WORKER_WAIT = dt.timedelta(seconds=60)
@@ -92,7 +93,8 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
         delivered succeeds without sending again. ``False`` sends every time.
     :param if_outcome_unknown: What a later try does when an earlier one may have reached MoEngage
         (read timeout, dropped connection, 500/502/504): ``"resend"`` (default: at least once),
-        ``"skip"`` (at most once: succeed without sending) or ``"fail"`` (stop for a human to check).
+        ``"skip"`` (at most once: succeed without sending), ``"fail"`` (stop for a human to check) or
+        ``"check"`` (read MoEngage's counters before and after, and decide; docs/exactly-once.md).
     :param deferrable: Wait out rate limits in the triggerer, not in a worker slot. Defaults to
         ``[operators] default_deferrable``.
     :param max_rate_limit_wait: Longest total wait for MoEngage's rate limit before the task fails.
@@ -102,9 +104,16 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
         API, 100 requests/minute) and refuse attributes it does not declare or values of the wrong type.
     :param lineage_include_values: Put the attribute values in the OpenLineage facet too; by default
         lineage has the attribute names and JSON types only.
+    :param idempotency_key: Announce once per business fact (Airflow 3.3+): a delivery is recorded under
+        this key in the state store of the event's asset (``business_event_asset(event_name)``, added to
+        the outlets), and a later task instance with the same key and payload skips. Templated.
+    :param if_check_inconclusive: With ``if_outcome_unknown="check"``, what to do when MoEngage's
+        counters cannot settle the question: ``"fail"`` (default), ``"resend"`` or ``"skip"``.
+    :param check_settle_delay: With ``if_outcome_unknown="check"``, how long to let MoEngage's counters
+        catch up before reading them again (at most 60 s).
     """
 
-    template_fields: Sequence[str] = ("event_name", "event_attributes", "triggered_by")
+    template_fields: Sequence[str] = ("event_name", "event_attributes", "triggered_by", "idempotency_key")
     template_fields_renderers: ClassVar[dict[str, str]] = {"event_attributes": "json"}
     ui_color = "#e9f1ff"
     operator_extra_links = (MoEngageDashboardLink(),)
@@ -125,8 +134,13 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
         rate_limit_window: dt.timedelta = dt.timedelta(hours=1),
         check_declared_attributes: bool = False,
         lineage_include_values: bool = False,
+        idempotency_key: str | None = None,
+        if_check_inconclusive: IfCheckInconclusive = "fail",
+        check_settle_delay: dt.timedelta = dt.timedelta(seconds=5),
         **kwargs: Any,
     ) -> None:
+        if idempotency_key is not None:
+            kwargs["outlets"] = _with_event_asset(kwargs.get("outlets"), event_name, kwargs.get("task_id"))
         if kwargs.get("retry_policy") is None:
             policy = _default_retry_policy()
             if policy is not None:
@@ -143,7 +157,15 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
             DeliverySettings(if_outcome_unknown=if_outcome_unknown)
         except ValueError as err:
             raise ValueError(f"{type(self).__name__} {self.task_id!r}: {err}") from None
+        if if_check_inconclusive not in ("fail", "resend", "skip"):
+            raise ValueError(
+                f"{type(self).__name__} {self.task_id!r}: if_check_inconclusive must be 'fail', 'resend' or "
+                f"'skip', got {if_check_inconclusive!r}."
+            )
         self.if_outcome_unknown = if_outcome_unknown
+        self.if_check_inconclusive = if_check_inconclusive
+        self.check_settle_delay = check_settle_delay
+        self.idempotency_key = idempotency_key
         self.deferrable = deferrable
         self.max_rate_limit_wait = max_rate_limit_wait
         self.rate_limit_window = rate_limit_window
@@ -270,6 +292,17 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
                 previous.delivered_at,
             )
             return previous.result or {}
+        once = None
+        if self.idempotency_key is not None:
+            from moengage_provider.idempotency import IdempotencyGate
+
+            once = IdempotencyGate(context, self.idempotency_key, event_name, fingerprint, self.log)
+            once.check()  # the same announcement by any earlier task instance: skip (or fail)
+        check = None
+        if self.if_outcome_unknown == "check":
+            from moengage_provider.counters_check import OutcomeCheck
+
+            check = OutcomeCheck(context.get("task_state_store"), self.hook, event_name, self.log)
         if plan.payload_changed_since_delivery and previous is not None:
             self.log.info(
                 "The payload changed since this task instance delivered %r at %s; sending the new one.",
@@ -278,13 +311,17 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
             )
         if plan.same and previous is not None and previous.in_doubt:
             why = previous.reason or "the try ended while the request was in flight"
-            if plan.action is Action.FAIL:
+            if plan.action is Action.CHECK and check is not None:
+                settled = self._settle_by_counters(check, store, previous, fingerprint, event_name, once)
+                if settled is not None:
+                    return settled
+            elif plan.action is Action.FAIL:
                 raise MoEngageOutcomeUnknownError(
                     f"A previous try at {previous.attempted_at} may have delivered MoEngage business event "
                     f"{event_name!r} ({why}). if_outcome_unknown='fail': check MoEngage's campaign "
                     "analytics, then clear this task with if_outcome_unknown='resend' or 'skip'."
                 )
-            if plan.action is Action.SKIP:
+            elif plan.action is Action.SKIP:
                 self.log.warning(
                     "A previous try at %s may have delivered %r (%s). if_outcome_unknown='skip': not "
                     "sending again (at most once).",
@@ -299,17 +336,23 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
                     "outcome": "unknown, not resent (if_outcome_unknown='skip')",
                 }
                 store.save(settle_doubt(previous, result))
+                if once is not None:
+                    once.record()
                 return result
-            self.log.warning(
-                "A previous try at %s may have delivered %r (%s). if_outcome_unknown='resend': sending "
-                "again (at least once; set if_outcome_unknown='skip' for at most once).",
-                previous.attempted_at,
-                event_name,
-                why,
-            )
+            else:
+                self.log.warning(
+                    "A previous try at %s may have delivered %r (%s). if_outcome_unknown='resend': sending "
+                    "again (at least once; set if_outcome_unknown='skip' for at most once).",
+                    previous.attempted_at,
+                    event_name,
+                    why,
+                )
+        checked_in_this_try = False
         while True:
             attempt = before_send(plan, fingerprint, event_name, utc_now_iso())
             store.save(attempt)
+            if check is not None:
+                check.before_send(fingerprint)
             try:
                 with metrics.trigger_request(event_name, self.hook.settings.data_center):  # issue 15
                     answer = self.hook.send_prepared_trigger(prepared)
@@ -326,13 +369,71 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
                 sent.append(err.outcome)
                 record = after_attempt(plan, attempt, err.outcome, now=utc_now_iso(), reason=str(err))
                 store.save(record)
+                # "check": resolve the doubt in this try, once; a second doubt is the next try's.
+                if check and record and err.outcome is Outcome.UNKNOWN and not checked_in_this_try:
+                    checked_in_this_try = True
+                    settled = self._settle_by_counters(check, store, record, fingerprint, event_name, once)
+                    if settled is not None:
+                        return settled
+                    plan = Plan(Action.SEND, record, same=True)
+                    continue
                 self._explain(err, context, record)
                 raise
             sent.append(Outcome.DELIVERED)
             now = utc_now_iso()
             result = {"event_name": event_name, "message": answer.get("message"), "sent_at": now}
             store.save(after_attempt(plan, attempt, Outcome.DELIVERED, now=now, result=result))
+            if once is not None:
+                once.record()
             return result
+
+    def _settle_by_counters(
+        self,
+        check: Any,
+        store: RecordStore,
+        previous: DeliveryRecord,
+        fingerprint: str,
+        event_name: str,
+        once: Any,
+    ) -> dict[str, Any] | None:
+        """if_outcome_unknown='check': the task's result when the doubt is settled without sending, None
+        to send; an inconclusive check follows if_check_inconclusive."""
+        from moengage_provider.counters_check import settle_seconds
+
+        why = previous.reason or "the try ended while the request was in flight"
+        self.log.warning(
+            "A previous send at %s may have delivered %r (%s); checking MoEngage's counters.",
+            previous.attempted_at,
+            event_name,
+            why,
+        )
+        check_result = check.resolve(fingerprint, settle_seconds(self.check_settle_delay.total_seconds()))
+        if check_result.verdict == "not_delivered":
+            return None
+        if check_result.verdict == "delivered":
+            outcome = f"delivered (MoEngage's counters: {check_result.case})"
+        elif self.if_check_inconclusive == "fail":
+            raise MoEngageOutcomeUnknownError(
+                f"MoEngage business event {event_name!r} may have been delivered at {previous.attempted_at} "
+                f"({why}), and MoEngage's counters cannot tell ({check_result.explain()}). "
+                "if_check_inconclusive='fail': check MoEngage's campaign analytics, then clear this task "
+                "with if_outcome_unknown='resend' or 'skip'."
+            )
+        elif self.if_check_inconclusive == "resend":
+            self.log.warning("The check was inconclusive; if_check_inconclusive='resend': sending again.")
+            return None
+        else:
+            outcome = "unknown, not resent (if_check_inconclusive='skip')"
+        result = {
+            "event_name": event_name,
+            "message": None,
+            "sent_at": previous.attempted_at,
+            "outcome": outcome,
+        }
+        store.save(settle_doubt(previous, result))
+        if once is not None:
+            once.record()
+        return result
 
     def _explain(self, err: MoEngageError, context: Context, record: DeliveryRecord | None) -> None:
         """Say on this try what became of the event, and what the next try will do about it."""
@@ -475,6 +576,20 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
                 normalize_event_attributes(self.event_attributes)
         except InvalidBusinessEventError as err:
             raise ValueError(f"{type(self).__name__} {self.task_id!r}: {err}") from None
+
+
+def _with_event_asset(outlets: Any, event_name: Any, task_id: Any) -> list[Any]:
+    """The task's outlets plus the asset standing for the event (whose state store keeps the keys)."""
+    if not isinstance(event_name, str) or has_template_markers(event_name):
+        raise ValueError(
+            f"TriggerBusinessEventOperator {task_id!r}: idempotency_key needs a literal event_name (the "
+            "event's asset, where deliveries are recorded, is declared when the DAG is parsed)."
+        )
+    from moengage_provider.idempotency import business_event_asset
+
+    asset = business_event_asset(event_name)
+    listed = list(outlets) if isinstance(outlets, (list, tuple)) else ([] if outlets is None else [outlets])
+    return listed if asset in listed else [*listed, asset]
 
 
 def _is_literal(value: Any) -> bool:

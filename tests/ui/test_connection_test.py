@@ -54,7 +54,7 @@ def sandboxes() -> Iterator[Sandboxes]:
 
 
 def _conn(sandbox: MoEngageSandbox, **changes: Any) -> dict[str, Any]:
-    conn = {**json.loads(sandbox.airflow_conn_json()), "extra": json.dumps({"data_center": "01"})}
+    conn = {**json.loads(sandbox.airflow_conn_json()), "extra": json.dumps({"data_center": "DC-01"})}
     conn.update(changes)
     return conn
 
@@ -66,12 +66,14 @@ def runs(airflow_db: Any, sandboxes: Sandboxes) -> dict[str, CliRun]:
     cases: dict[str, dict[str, Any] | str] = {
         "right": _conn(ours),
         # The URI form; the path is the schema, so http reaches the sandbox.
-        "right_uri": f"moengage://{WORKSPACE}:{ours.api_key}@127.0.0.1:{ours.port}/http?data_center=01",
+        "right_uri": f"moengage://{WORKSPACE}:{ours.api_key}@127.0.0.1:{ours.port}/http?data_center=DC-01",
         "wrong_key": _conn(ours, password="not-the-api-key"),
         "wrong_workspace": _conn(ours, login="no-such-workspace"),
         "wrong_data_center": _conn(sandboxes.other_data_center, login=WORKSPACE, password=ours.api_key),
         "unknown_data_center": _conn(ours, extra=json.dumps({"data_center": "DC-07"})),
         "unreachable": _conn(ours, port=sandboxes.dead_port),
+        # Saved with workspace and key only: MoEngage is nowhere to be found.
+        "nowhere": {"conn_type": "moengage", "login": WORKSPACE, "password": ours.api_key},
     }
     processes = {
         name: subprocess.Popen(
@@ -164,10 +166,18 @@ def test_unreachable_host_is_named(runs: dict[str, CliRun], sandboxes: Sandboxes
     )
 
 
+def test_no_data_center_and_no_host_names_the_fix(runs: dict[str, CliRun]):
+    _failed_with(
+        runs["nowhere"],
+        "MoEngage connection 'moengage_default': set the data center (extra 'data_center', one of 01 (US),",
+        "or a host (for a proxy or the local sandbox).",
+    )
+
+
 def test_only_the_read_only_search_was_called(runs: dict[str, CliRun], sandboxes: Sandboxes):
     ours, other = sandboxes.ours, sandboxes.other_data_center
-    # right (JSON and URI), wrong key, wrong workspace: one search each; the unknown data center never
-    # left the process.
+    # right (JSON and URI), wrong key, wrong workspace: one search each; the unknown data center and the
+    # connection without data center or host never left the process.
     assert sorted((r["method"], r["path"], r["status"]) for r in ours.requests) == [
         ("POST", SEARCH_PATH, 200),
         ("POST", SEARCH_PATH, 200),

@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 SEARCH_PATH = "/v1.0/business_event/search"
 WORKSPACE = "ui-workspace"
 
+# The api-server starts in the first test's set-up; a loaded machine can take minutes for that.
+pytestmark = pytest.mark.timeout(900)
+
 #: Standard field -> the label the MoEngage form shows for it.
 STANDARD_LABELS = {"login": "Workspace ID", "password": "API Key", "host": "Base URL override"}
 #: Airflow's generic labels that the MoEngage form must not show (hidden or relabelled).

@@ -8,10 +8,12 @@ connection test enabled); the cases run side by side to keep the module to one C
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +25,11 @@ from tests.ui.support import free_port
 
 WORKSPACE = "cli-workspace"
 SEARCH_PATH = "/v1.0/business_event/search"
+#: One ``airflow`` CLI start-up takes ~10 s of CPU; a loaded 2-core machine can make that minutes.
+CLI_TIMEOUT = 600
+
+# The module's processes start in the first test's set-up: give it the time a loaded machine needs.
+pytestmark = pytest.mark.timeout(CLI_TIMEOUT + 300)
 
 
 @dataclass(frozen=True)
@@ -61,7 +68,7 @@ def _conn(sandbox: MoEngageSandbox, **changes: Any) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def runs(airflow_db: Any, sandboxes: Sandboxes) -> dict[str, CliRun]:
-    """Every case's ``airflow connections test`` result; all processes run at once."""
+    """Every case's ``airflow connections test`` result, one real process each."""
     ours = sandboxes.ours
     cases: dict[str, dict[str, Any] | str] = {
         "right": _conn(ours),
@@ -75,32 +82,31 @@ def runs(airflow_db: Any, sandboxes: Sandboxes) -> dict[str, CliRun]:
         # Saved with workspace and key only: MoEngage is nowhere to be found.
         "nowhere": {"conn_type": "moengage", "login": WORKSPACE, "password": ours.api_key},
     }
-    processes = {
-        name: subprocess.Popen(
-            [sys.executable, "-m", "airflow", "connections", "test", "moengage_default"],
-            env=airflow_env(
-                AIRFLOW_CONN_MOENGAGE_DEFAULT=conn if isinstance(conn, str) else json.dumps(conn),
-                AIRFLOW__CORE__TEST_CONNECTION="Enabled",
-                COLUMNS="400",
-            ),
-            cwd=REPO,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for name, conn in cases.items()
-    }
-    results = {}
-    try:
-        for name, process in processes.items():
-            stdout, stderr = process.communicate(timeout=120)
-            results[name] = CliRun(process.returncode, stdout, stderr)
-    finally:
-        for process in processes.values():
-            if process.poll() is None:
-                process.kill()
-                process.wait()
+
+    def run(conn: dict[str, Any] | str) -> CliRun:
+        try:
+            done = subprocess.run(
+                [sys.executable, "-m", "airflow", "connections", "test", "moengage_default"],
+                env=airflow_env(
+                    AIRFLOW_CONN_MOENGAGE_DEFAULT=conn if isinstance(conn, str) else json.dumps(conn),
+                    AIRFLOW__CORE__TEST_CONNECTION="Enabled",
+                    COLUMNS="400",
+                ),
+                cwd=REPO,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=CLI_TIMEOUT,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"airflow connections test did not finish within {CLI_TIMEOUT} s", pytrace=False)
+        return CliRun(done.returncode, done.stdout, done.stderr)
+
+    # As many at a time as there are cores: more only makes each CLI start-up slower on a busy machine.
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        futures = {name: pool.submit(run, conn) for name, conn in cases.items()}
+        results = {name: future.result() for name, future in futures.items()}
     return results
 
 

@@ -57,7 +57,9 @@ def blocks(path: Path) -> list[Block]:
             raise ValueError(f"{path}:{start + 1}: code block never closed")
         i += 1
         kind, arg = _marker_before(lines, start, path)
-        text = textwrap.dedent("\n".join(line[len(indent) :] if line.startswith(indent) else line for line in body))
+        text = textwrap.dedent(
+            "\n".join(line[len(indent) :] if line.startswith(indent) else line for line in body)
+        )
         found.append(Block(path, start + 1, match["lang"].lower(), text + "\n", kind, arg))
     return found
 

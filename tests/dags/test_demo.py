@@ -270,3 +270,22 @@ def test_the_shared_process_runs_each_dag_with_dag_test_and_notes_what_arrived(
     ]
     (line,) = record.read_text().splitlines()
     assert json.loads(line)["event_name"] == "NewEpisodesAvailable"
+
+
+def test_the_closing_summary_says_what_each_sample_sent(demo):
+    per_dag = [
+        ("moengage_load_then_announce", "success", [{"event_name": "NewTitlesAdded"}]),
+        ("moengage_asset_load_episodes", "success", []),
+        ("moengage_event_per_item", "failed", [{"event_name": "BackInStock"}] * 2),
+    ]
+
+    assert demo.summary(per_dag).splitlines() == [
+        "  moengage_load_then_announce   success  NewTitlesAdded",
+        "  moengage_asset_load_episodes  success  no event",
+        "  moengage_event_per_item       failed   2 x BackInStock",
+    ]
+
+
+def test_the_demo_runs_every_sample(demo):
+    samples = sorted(path.stem for path in (REPO / "dags").glob("*.py"))
+    assert sorted(dag_id for dag_id, _ in demo.DAGS) == samples

@@ -46,6 +46,7 @@ def _sandbox_pid(output: str) -> int:
     return int(match.group(1))
 
 
+@pytest.mark.timeout(900)  # a migrate and a DAG run, each an Airflow start-up: minutes on a loaded machine
 def test_demo_runs_dag_1_end_to_end_and_prints_what_moengage_received(tmp_path: Path):
     home = tmp_path / "demo-home"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
@@ -55,7 +56,7 @@ def test_demo_runs_dag_1_end_to_end_and_prints_what_moengage_received(tmp_path: 
         env=env,
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=600,
         check=False,
     )
     out = proc.stdout + proc.stderr

@@ -10,7 +10,6 @@ starts with no AIRFLOW_* variables and HOME in the fresh folder.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import shlex
@@ -170,7 +169,3 @@ def run(steps: list[Step], folder: Path) -> Result:
             result.failed_at = line
             break
     return result
-
-
-def describe(result: Result) -> str:
-    return json.dumps({line: ok for line, (ok, _) in result.ran.items()})

@@ -11,7 +11,7 @@ event **PriceListPublished** with attributes taken from the task's return value:
 | `products` | int | products on the list |
 | `categories` | array | their distinct categories |
 | `cheapest_price` | float | the lowest price |
-| `published_on` | date | the run's logical date |
+| `published_on` | date | the run's logical date, or the day it ran when triggered by hand |
 
 A notifier fits an event that is a side effect of a task's success, with no task of its own. It has
 the operator's validation, errors and log line, but no rerun de-duplication (callbacks have no task
@@ -65,14 +65,17 @@ with DAG(
 
             raise AirflowSkipException("The restocked products file is empty: no price list, no event.")
         prices = sorted(({"sku": r["sku"], "price": float(r["price"])} for r in rows), key=lambda p: p["sku"])
-        target = Path(os.environ.get("AIRFLOW_HOME", ".")) / "price_lists" / f"{context['ds']}.json"
+        # A run triggered from the CLI, the REST API or the UI has no logical date in Airflow 3 (and
+        # so no `ds`): its day is the day it was asked to run.
+        day = (context.get("logical_date") or context["dag_run"].run_after).date().isoformat()
+        target = Path(os.environ.get("AIRFLOW_HOME", ".")) / "price_lists" / f"{day}.json"
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps(prices, indent=2))
         return {
             "products": len(prices),
             "categories": sorted({r["category"] for r in rows}),
             "cheapest_price": min(p["price"] for p in prices),
-            "published_on": context["ds"],
+            "published_on": day,
         }
 
     publish_price_list()

@@ -9,10 +9,12 @@ What it does, on a fresh clone, with nothing but the project's virtualenv:
 2. starts the MoEngage sandbox (``python -m moengage_provider.testing.sandbox``) on a free port of
    127.0.0.1, strict: only the business events declared in ``dags/data/moengage_events.json``, with
    their attribute types, are accepted, as in a real workspace;
-3. runs the sample DAGs with ``airflow dags test``, the catalog database being a SQLite file in the
-   demo home (connection ``catalog_db``) and ``moengage_default`` pointing at the sandbox;
+3. runs every sample DAG (the first with ``airflow dags test``, the others with ``dag.test()``), the
+   catalog database being a SQLite file in the demo home (connection ``catalog_db``) and
+   ``moengage_default`` pointing at the sandbox;
 4. stops the sandbox (always, by its PID) and prints every event MoEngage received: its name,
-   ``triggered_by``, and each attribute with its value and JSON type.
+   ``triggered_by``, and each attribute with its value and JSON type; then one line per sample
+   saying what it sent.
 
 Airflow's own output goes to ``.demo/airflow-home/demo.log``; its tail is printed when a step fails.
 Exits non-zero when a DAG run fails or no event arrives. The sandbox's API key is random, handed to
@@ -54,6 +56,10 @@ DAGS: list[tuple[str, str]] = [
         "messaging DAG on that Asset: one event (run by hand here; the scheduler would start it)",
     ),
     ("moengage_event_per_item", "load restocked products, one event per product (mapped tasks)"),
+    (
+        "moengage_notify_price_list",
+        "publish a price list; its task's success callback fires one event (a notifier)",
+    ),
 ]
 
 SANDBOX_START_TIMEOUT = 30.0
@@ -142,6 +148,8 @@ class Demo:
             for event in events:
                 number += 1
                 print(textwrap.indent(describe_event(event, number), "    "))
+        print("\nIn short, what each sample sent:")
+        print(summary(per_dag))
         print(f"\nEvery accepted trigger, as JSON lines: {_shown(self.record_file)}")
         print(f"Demo finished in {time.monotonic() - started:.0f} s.")
         if failed:
@@ -429,6 +437,19 @@ def describe_event(event: dict[str, Any], number: int) -> str:
             )
             shown = ("\n" + " " * len(head)).join(wrapped)
         lines.append(f"{head}{shown} ({json_type(value)})")
+    return "\n".join(lines)
+
+
+def summary(per_dag: list[tuple[str, str, list[dict[str, Any]]]]) -> str:
+    """One line per sample: its state and the events it sent (name x count), or that it sent none."""
+    width = max((len(dag_id) for dag_id, _, _ in per_dag), default=0)
+    lines = []
+    for dag_id, state, events in per_dag:
+        counts: dict[str, int] = {}
+        for event in events:
+            counts[event["event_name"]] = counts.get(event["event_name"], 0) + 1
+        sent = ", ".join(f"{n} x {name}" if n > 1 else name for name, n in counts.items()) or "no event"
+        lines.append(f"  {dag_id:<{width}}  {state:<7}  {sent}")
     return "\n".join(lines)
 
 

@@ -10,6 +10,8 @@ from typing import Any
 class DagRunResult:
     state: str
     run_id: str
+    #: None for a run triggered by hand in Airflow 3 (CLI, REST API, UI)
+    logical_date: Any = None
     #: task_id (or task_id[map_index]) -> (state, try_number)
     tasks: dict[str, tuple[str | None, int]] = field(default_factory=dict)
     #: task_id (or task_id[map_index]) -> return value pushed to XCom
@@ -32,7 +34,7 @@ def run_dag(dag, **test_kwargs: Any) -> DagRunResult:
 
     _task_logs_to_this_test_on_airflow_3_0()
     dag_run = dag.test(**test_kwargs)
-    result = DagRunResult(state=str(dag_run.state), run_id=dag_run.run_id)
+    result = DagRunResult(state=str(dag_run.state), run_id=dag_run.run_id, logical_date=dag_run.logical_date)
     with create_session() as session:
         for ti in dag_run.get_task_instances(session=session):
             key = ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"

@@ -39,7 +39,7 @@ def test_connection_form_labels_and_hidden_fields():
     assert {"schema", "port", "extra"} <= set(behaviour["hidden-fields"])
     data_center = conn_type["conn-fields"]["data_center"]
     assert data_center["label"] == "Data center"
-    assert {"01", "02", "03", "04", "05", "06", "101"} <= set(data_center["schema"]["enum"])
+    assert data_center["schema"]["enum"] == ["DC-01", "DC-02", "DC-03", "DC-04", "DC-05", "DC-06", "DC-101"]
 
 
 def test_hook_class_attributes_match_the_provider_info():

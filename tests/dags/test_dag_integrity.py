@@ -225,3 +225,54 @@ def test_the_per_item_dag_keeps_bursts_gentle(sample_dags):
     assert trigger.partial_kwargs["deferrable"] is True  # rate-limit waits do not hold a worker
     budget = dag.params.get_param("max_events")
     assert budget.value == 20 and budget.value < 50  # under MoEngage's hourly limit
+
+
+# -- runs without a logical date ------------------------------------------------------------------
+
+#: What each sample fires when triggered by hand, in an order where the asset-driven messaging DAG
+#: finds the load of the data DAG before it (the scheduler would start it from that asset event).
+TRIGGERED_BY_HAND = [
+    ("moengage_load_then_announce", ["NewTitlesAdded"]),
+    ("moengage_asset_load_episodes", []),
+    ("moengage_asset_announce_episodes", ["NewEpisodesAvailable"]),
+    ("moengage_event_per_item", ["BackInStock"] * 6),
+    ("moengage_notify_price_list", ["PriceListPublished"]),
+]
+
+
+@pytest.mark.moengage_sandbox(
+    permissive=False,
+    events=json.loads((REPO / "dags" / "data" / "moengage_events.json").read_text())["events"],
+)
+@pytest.mark.timeout(900)
+def test_each_sample_runs_when_triggered_without_a_logical_date(
+    sample_dags_folder: Path, moengage_sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """
+    ``airflow dags trigger``, the REST API and the UI's Trigger button start runs without a logical date
+    in Airflow 3 (no ``ds``, no data interval); ``dag.test(logical_date=None)`` starts exactly such a run.
+    """
+    from tests.dagrun import run_dag
+
+    assert [dag_id for dag_id, _ in TRIGGERED_BY_HAND] == sorted(SAMPLE_DAG_IDS, key=_run_order)
+    catalog = tmp_path / "catalog.db"
+    monkeypatch.setenv("AIRFLOW_CONN_CATALOG_DB", json.dumps({"conn_type": "sqlite", "host": str(catalog)}))
+    for dag_id, events in TRIGGERED_BY_HAND:
+        dag = load_dag_file(sample_dags_folder / f"{dag_id}.py", dag_id)
+        for task in dag.tasks:  # an unexpected failure fails now, not after 2 x 3 minutes of retries
+            if hasattr(task, "partial_kwargs"):
+                task.partial_kwargs["retry_delay"] = dt.timedelta(0)
+            else:
+                task.retry_delay = dt.timedelta(0)
+        before = len(moengage_sandbox.triggers)
+
+        result = run_dag(dag, logical_date=None)
+
+        assert result.state == "success", (dag_id, result.tasks, moengage_sandbox.rejected)
+        assert {state for state, _ in result.tasks.values()} == {"success"}, (dag_id, result.tasks)
+        assert [t["event_name"] for t in moengage_sandbox.triggers[before:]] == events, dag_id
+        assert result.logical_date is None, dag_id
+
+
+def _run_order(dag_id: str) -> int:
+    return [d for d, _ in TRIGGERED_BY_HAND].index(dag_id)

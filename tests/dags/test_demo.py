@@ -46,6 +46,7 @@ def _sandbox_pid(output: str) -> int:
     return int(match.group(1))
 
 
+@pytest.mark.timeout(900)  # a migrate and a DAG run, each an Airflow start-up: minutes on a loaded machine
 def test_demo_runs_dag_1_end_to_end_and_prints_what_moengage_received(tmp_path: Path):
     home = tmp_path / "demo-home"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
@@ -55,7 +56,7 @@ def test_demo_runs_dag_1_end_to_end_and_prints_what_moengage_received(tmp_path: 
         env=env,
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=600,
         check=False,
     )
     out = proc.stdout + proc.stderr
@@ -270,3 +271,22 @@ def test_the_shared_process_runs_each_dag_with_dag_test_and_notes_what_arrived(
     ]
     (line,) = record.read_text().splitlines()
     assert json.loads(line)["event_name"] == "NewEpisodesAvailable"
+
+
+def test_the_closing_summary_says_what_each_sample_sent(demo):
+    per_dag = [
+        ("moengage_load_then_announce", "success", [{"event_name": "NewTitlesAdded"}]),
+        ("moengage_asset_load_episodes", "success", []),
+        ("moengage_event_per_item", "failed", [{"event_name": "BackInStock"}] * 2),
+    ]
+
+    assert demo.summary(per_dag).splitlines() == [
+        "  moengage_load_then_announce   success  NewTitlesAdded",
+        "  moengage_asset_load_episodes  success  no event",
+        "  moengage_event_per_item       failed   2 x BackInStock",
+    ]
+
+
+def test_the_demo_runs_every_sample(demo):
+    samples = sorted(path.stem for path in (REPO / "dags").glob("*.py"))
+    assert sorted(dag_id for dag_id, _ in demo.DAGS) == samples

@@ -74,7 +74,7 @@ def free_port() -> int:
 class ApiServer:
     """``airflow api-server`` on 127.0.0.1 in its own process group, sharing the session's Airflow home."""
 
-    def __init__(self, log_path: Path, *, startup_timeout: float = 120.0) -> None:
+    def __init__(self, log_path: Path, *, startup_timeout: float = 300.0) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path

@@ -8,10 +8,12 @@ connection test enabled); the cases run side by side to keep the module to one C
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +25,11 @@ from tests.ui.support import free_port
 
 WORKSPACE = "cli-workspace"
 SEARCH_PATH = "/v1.0/business_event/search"
+#: One ``airflow`` CLI start-up takes ~10 s of CPU; a loaded 2-core machine can make that minutes.
+CLI_TIMEOUT = 600
+
+# The module's processes start in the first test's set-up: give it the time a loaded machine needs.
+pytestmark = pytest.mark.timeout(CLI_TIMEOUT + 300)
 
 
 @dataclass(frozen=True)
@@ -54,51 +61,52 @@ def sandboxes() -> Iterator[Sandboxes]:
 
 
 def _conn(sandbox: MoEngageSandbox, **changes: Any) -> dict[str, Any]:
-    conn = {**json.loads(sandbox.airflow_conn_json()), "extra": json.dumps({"data_center": "01"})}
+    conn = {**json.loads(sandbox.airflow_conn_json()), "extra": json.dumps({"data_center": "DC-01"})}
     conn.update(changes)
     return conn
 
 
 @pytest.fixture(scope="module")
 def runs(airflow_db: Any, sandboxes: Sandboxes) -> dict[str, CliRun]:
-    """Every case's ``airflow connections test`` result; all processes run at once."""
+    """Every case's ``airflow connections test`` result, one real process each."""
     ours = sandboxes.ours
     cases: dict[str, dict[str, Any] | str] = {
         "right": _conn(ours),
         # The URI form; the path is the schema, so http reaches the sandbox.
-        "right_uri": f"moengage://{WORKSPACE}:{ours.api_key}@127.0.0.1:{ours.port}/http?data_center=01",
+        "right_uri": f"moengage://{WORKSPACE}:{ours.api_key}@127.0.0.1:{ours.port}/http?data_center=DC-01",
         "wrong_key": _conn(ours, password="not-the-api-key"),
         "wrong_workspace": _conn(ours, login="no-such-workspace"),
         "wrong_data_center": _conn(sandboxes.other_data_center, login=WORKSPACE, password=ours.api_key),
         "unknown_data_center": _conn(ours, extra=json.dumps({"data_center": "DC-07"})),
         "unreachable": _conn(ours, port=sandboxes.dead_port),
+        # Saved with workspace and key only: MoEngage is nowhere to be found.
+        "nowhere": {"conn_type": "moengage", "login": WORKSPACE, "password": ours.api_key},
     }
-    processes = {
-        name: subprocess.Popen(
-            [sys.executable, "-m", "airflow", "connections", "test", "moengage_default"],
-            env=airflow_env(
-                AIRFLOW_CONN_MOENGAGE_DEFAULT=conn if isinstance(conn, str) else json.dumps(conn),
-                AIRFLOW__CORE__TEST_CONNECTION="Enabled",
-                COLUMNS="400",
-            ),
-            cwd=REPO,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for name, conn in cases.items()
-    }
-    results = {}
-    try:
-        for name, process in processes.items():
-            stdout, stderr = process.communicate(timeout=120)
-            results[name] = CliRun(process.returncode, stdout, stderr)
-    finally:
-        for process in processes.values():
-            if process.poll() is None:
-                process.kill()
-                process.wait()
+
+    def run(conn: dict[str, Any] | str) -> CliRun:
+        try:
+            done = subprocess.run(
+                [sys.executable, "-m", "airflow", "connections", "test", "moengage_default"],
+                env=airflow_env(
+                    AIRFLOW_CONN_MOENGAGE_DEFAULT=conn if isinstance(conn, str) else json.dumps(conn),
+                    AIRFLOW__CORE__TEST_CONNECTION="Enabled",
+                    COLUMNS="400",
+                ),
+                cwd=REPO,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=CLI_TIMEOUT,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"airflow connections test did not finish within {CLI_TIMEOUT} s", pytrace=False)
+        return CliRun(done.returncode, done.stdout, done.stderr)
+
+    # As many at a time as there are cores: more only makes each CLI start-up slower on a busy machine.
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        futures = {name: pool.submit(run, conn) for name, conn in cases.items()}
+        results = {name: future.result() for name, future in futures.items()}
     return results
 
 
@@ -164,10 +172,18 @@ def test_unreachable_host_is_named(runs: dict[str, CliRun], sandboxes: Sandboxes
     )
 
 
+def test_no_data_center_and_no_host_names_the_fix(runs: dict[str, CliRun]):
+    _failed_with(
+        runs["nowhere"],
+        "MoEngage connection 'moengage_default': set the data center (extra 'data_center', one of 01 (US),",
+        "or a host (for a proxy or the local sandbox).",
+    )
+
+
 def test_only_the_read_only_search_was_called(runs: dict[str, CliRun], sandboxes: Sandboxes):
     ours, other = sandboxes.ours, sandboxes.other_data_center
-    # right (JSON and URI), wrong key, wrong workspace: one search each; the unknown data center never
-    # left the process.
+    # right (JSON and URI), wrong key, wrong workspace: one search each; the unknown data center and the
+    # connection without data center or host never left the process.
     assert sorted((r["method"], r["path"], r["status"]) for r in ours.requests) == [
         ("POST", SEARCH_PATH, 200),
         ("POST", SEARCH_PATH, 200),

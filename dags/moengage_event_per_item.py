@@ -187,5 +187,5 @@ with DAG(
         deferrable=True,
         map_index_template="{{ task.event_attributes['sku'] }}",
         # Lineage: the catalog table feeds the events (OpenLineage shows "table -> event").
-        inlets=[Asset(name="catalog_restocked_products", uri=f"catalog://{CATALOG_CONN_ID}/{TABLE}")],
+        inlets=[Asset(uri=f"catalog://{CATALOG_CONN_ID}/{TABLE}")],
     ).expand(event_attributes=plan_announcements(load_restocks()))

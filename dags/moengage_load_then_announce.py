@@ -181,5 +181,5 @@ with DAG(
         event_attributes=check_load(load_new_titles()),
         triggered_by="data-platform@example.com",
         # Lineage: the catalog table feeds the event (OpenLineage shows "table -> event").
-        inlets=[Asset(name="catalog_new_titles", uri=f"catalog://{CATALOG_CONN_ID}/{TABLE}")],
+        inlets=[Asset(uri=f"catalog://{CATALOG_CONN_ID}/{TABLE}")],
     )

@@ -17,7 +17,7 @@ LAZY = (
 
 CHILD = """
 import json, sys
-from airflow.sdk import BaseOperator
+from airflow.providers.common.compat.sdk import BaseOperator
 before = set(sys.modules)
 import moengage_provider.operators.business_event, moengage_provider.notifications.moengage
 print(json.dumps(sorted(set(sys.modules) - before)))

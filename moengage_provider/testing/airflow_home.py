@@ -7,6 +7,7 @@ fixture switches to it (environment + Airflow's ORM, if Airflow is already impor
 
 from __future__ import annotations
 
+import configparser
 import os
 import subprocess
 import sys
@@ -30,6 +31,8 @@ class IsolatedAirflowHome:
             "AIRFLOW_HOME": str(self.path),
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.path / 'airflow.db'}",
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            # The user's DAGs stay where they are: only the home and the DB are the session's own.
+            "AIRFLOW__CORE__DAGS_FOLDER": users_dags_folder(),
         }
 
     def migrate(self) -> None:
@@ -77,6 +80,23 @@ class IsolatedAirflowHome:
                 else:
                     os.environ[name] = value
             _reconfigure_airflow()
+
+
+def users_dags_folder() -> str:
+    """The dags folder the user's own settings give (env, then airflow.cfg, then Airflow's default
+    ``$AIRFLOW_HOME/dags``), read without importing Airflow."""
+    if os.environ.get("AIRFLOW__CORE__DAGS_FOLDER"):
+        return os.environ["AIRFLOW__CORE__DAGS_FOLDER"]
+    home = Path(os.environ.get("AIRFLOW_HOME") or "~/airflow").expanduser()
+    cfg = configparser.ConfigParser(interpolation=None)
+    try:
+        cfg.read(home / "airflow.cfg", encoding="utf-8")
+        configured = cfg.get("core", "dags_folder", fallback="")
+    except configparser.Error:
+        configured = ""
+    if configured.strip():
+        return str(Path(configured.strip().replace("{AIRFLOW_HOME}", str(home))).expanduser())
+    return str(home / "dags")
 
 
 def _reconfigure_airflow() -> None:

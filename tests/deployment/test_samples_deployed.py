@@ -64,11 +64,6 @@ def test_notifier_on_schedule(sample_runs) -> None:
     assert (scheduled["how"], scheduled["state"]) == ("schedule", "success"), scheduled.get("details")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="dags/moengage_notify_price_list.py reads context['ds'], absent from runs triggered by hand "
-    "(Airflow 3: no logical date); the issue-13 work fixes the sample",
-)
 def test_notifier_triggered_by_hand(sample_runs) -> None:
     steps = group(sample_runs, "notifier")
     assert [(r["how"], r["state"]) for r in steps.runs[1:]] == [("cli", "success"), ("rest", "success")], [

@@ -19,31 +19,14 @@ from tests.docs.markdown_blocks import Block, blocks
 REPO = scenario.REPO
 DOCUMENTS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 
-#: Blocks of documents owned elsewhere that do not run as written yet, by (file, first line): they are
-#: not run, and their tests xfail with the reason. Once such a block changes, it runs again.
-KNOWN_BROKEN = {
-    ("sandbox.md", "$ export MOENGAGE_SANDBOX_API_KEY=any-test-key      # or --api-key (visible in `ps`)"): (
-        "a server that never exits, on the fixed port 8080, with an events.json the text never writes"
-    ),
-    ("sandbox.md", "import pytest"): "imports my_dags.announce_season, which the text never sets up",
-    ("sandbox.md", "from moengage_provider.testing import MoEngageSandbox"): (
-        "a sketch: EVENTS is undefined and `...` stands for code"
-    ),
-}
-
 # The documents' blocks run migrations and DAGs: minutes on a loaded machine.
 pytestmark = pytest.mark.timeout(scenario.SCENARIO_TIMEOUT + 120)
-
-
-def _known_broken(block: Block) -> str | None:
-    first = block.text.splitlines()[0] if block.text.strip() else ""
-    return KNOWN_BROKEN.get((block.path.name, first))
 
 
 def _steps(document: Path) -> list[scenario.Step]:
     steps: list[scenario.Step] = []
     for n, block in enumerate(blocks(document)):
-        if block.kind in ("skip", "excerpt-of") or _known_broken(block):
+        if block.kind in ("skip", "excerpt-of"):
             continue
         if block.kind == "output":
             if not steps:
@@ -74,11 +57,7 @@ def _cases() -> list:
                 block.kind is None and block.lang not in {"python", "json", *scenario.SHELL_LANGS}
             ):
                 continue  # deliberately not run, or quoted text (see test_every_block_is_run_or_says_why)
-            marks = []
-            reason = _known_broken(block)
-            if reason:
-                marks.append(pytest.mark.xfail(reason=f"not runnable as written: {reason}", run=False))
-            cases.append(pytest.param(document, block, id=block.id, marks=marks))
+            cases.append(pytest.param(document, block, id=block.id))
     return cases
 
 

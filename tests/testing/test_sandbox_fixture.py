@@ -113,3 +113,19 @@ def test_keep_leaves_the_configured_airflow_home(moengage_sandbox: MoEngageSandb
     from tests.conftest import AIRFLOW_HOME
 
     assert os.environ["AIRFLOW_HOME"] == str(AIRFLOW_HOME)
+
+
+def test_the_isolated_home_keeps_the_users_dags_folder(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's layout sets only AIRFLOW_HOME: its $AIRFLOW_HOME/dags must stay the dags folder."""
+    from moengage_provider.testing.airflow_home import IsolatedAirflowHome
+
+    home = tmp_path / "my-airflow-home"
+    home.mkdir()
+    isolated = IsolatedAirflowHome(tmp_path / "isolated")
+    monkeypatch.delenv("AIRFLOW__CORE__DAGS_FOLDER", raising=False)
+    monkeypatch.setenv("AIRFLOW_HOME", str(home))
+    assert isolated.environ["AIRFLOW__CORE__DAGS_FOLDER"] == str(home / "dags")
+    (home / "airflow.cfg").write_text("[core]\ndags_folder = {AIRFLOW_HOME}/pipelines\n")
+    assert isolated.environ["AIRFLOW__CORE__DAGS_FOLDER"] == str(home / "pipelines")
+    monkeypatch.setenv("AIRFLOW__CORE__DAGS_FOLDER", str(tmp_path / "from-env"))
+    assert isolated.environ["AIRFLOW__CORE__DAGS_FOLDER"] == str(tmp_path / "from-env")

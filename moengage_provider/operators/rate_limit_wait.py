@@ -10,6 +10,7 @@ import datetime as dt
 from typing import TYPE_CHECKING
 
 from moengage_provider.exceptions import AirflowFailException, MoEngageRateLimitError, MoEngageRateLimitWait
+from moengage_provider.rate_limits import LIMITS_TEXT, format_duration, rate_limit_wait
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -30,8 +31,6 @@ def seconds_to_sleep(
 ) -> float:
     """How long to sleep in the worker for a 429; otherwise this defers, or raises to fail or to retry
     when the window reopens (a wait, not a failed delivery)."""
-    from moengage_provider.rate_limits import LIMITS_TEXT, format_duration, rate_limit_wait
-
     nothing = "Nothing was delivered."
     if record is not None and record.status == "unknown":  # keep the history: an earlier try may have
         nothing = (

@@ -3,6 +3,8 @@ What MoEngage accepts as a business event, checked before anything is sent.
 
 Shared by the hook, the operator and the notifier so there is one answer to "is this a valid
 event?". It knows neither HTTP nor Airflow: it takes Python values and returns the JSON-ready body.
+Here: attribute values and declared types, the body and its bytes; the event name, ``triggered_by``
+and the error class are in ``text_fields`` (re-exported here).
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ MoEngageHook: an Airflow connection in, MoEngage Business Events API calls out.
 The hook knows HTTP and MoEngage's wire format: the base URL (data center or host override), Basic
 auth, one reused ``requests`` session built by the HTTP provider's ``HttpHook``, timeouts, the retry
 that is safe to do here (nothing was sent), and MoEngage's error bodies turned into our exceptions.
+Reading the connection's fields is ``hooks/connection.py``; the wire format is ``hooks/wire.py``.
 """
 
 from __future__ import annotations

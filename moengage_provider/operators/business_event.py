@@ -3,7 +3,8 @@ TriggerBusinessEventOperator: fire a MoEngage business event from a DAG, once.
 
 The operator knows Airflow (templates, context, task state, deferral); the hook knows HTTP.
 Kept cheap to import (DAG files import it on every parse): the hook, ``requests`` and the HTTP
-provider load only when the task runs.
+provider load only when the task runs, as do the try's helpers: ``in_doubt`` (an earlier try may
+have delivered) and ``rate_limit_wait``. CreateBusinessEventOperator lives in ``create_event``.
 """
 
 from __future__ import annotations
@@ -30,11 +31,7 @@ from moengage_provider.delivery import (
     plan_try,
     utc_now_iso,
 )
-from moengage_provider.exceptions import (
-    MoEngageError,
-    MoEngageRateLimitError,
-    MoEngageValidationError,
-)
+from moengage_provider.exceptions import MoEngageError, MoEngageRateLimitError, MoEngageValidationError
 from moengage_provider.links import MoEngageDashboardLink
 from moengage_provider.outcomes import Outcome
 from moengage_provider.payload import (

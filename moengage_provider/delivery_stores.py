@@ -86,3 +86,18 @@ def state_store_for(context: Mapping[str, Any], log: Any = None) -> Any:
         return None
     warn_degraded_once("task_state_store", log)
     return VariableStateStore.for_task_instance(context["ti"])
+
+
+_warned_no_store = False
+
+
+def warn_if_reruns_can_resend(store: Any, log: Any) -> None:
+    """Once per process: without a task state store (Airflow < 3.3) reruns may send again."""
+    global _warned_no_store
+    if store.available or _warned_no_store:
+        return
+    _warned_no_store = True
+    log.warning(
+        "This Airflow has no task state store (added in 3.3): a retry or a cleared task may send "
+        "the same MoEngage business event again. Upgrade to Airflow 3.3+ for at-most-once reruns."
+    )

@@ -35,6 +35,8 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 from urllib.parse import quote
 
+from moengage_provider.templating import has_template_markers
+
 HISTORY_KEY = "moengage_deliveries"
 MAX_HISTORY = 100
 #: Longest idempotency key accepted (it is stored as given, in every history entry).
@@ -60,6 +62,18 @@ def business_event_asset(event_name: str) -> Any:
     return Asset(
         name=f"moengage_business_event_{event_name}", uri=ASSET_URI_PREFIX + quote(event_name, safe="")
     )
+
+
+def with_event_asset(outlets: Any, event_name: Any, task_id: Any) -> list[Any]:
+    """The task's outlets plus the asset standing for the event (whose state store keeps the keys)."""
+    if not isinstance(event_name, str) or has_template_markers(event_name):
+        raise ValueError(
+            f"TriggerBusinessEventOperator {task_id!r}: idempotency_key needs a literal event_name (the "
+            "event's asset, where deliveries are recorded, is declared when the DAG is parsed)."
+        )
+    asset = business_event_asset(event_name)
+    listed = list(outlets) if isinstance(outlets, (list, tuple)) else ([] if outlets is None else [outlets])
+    return listed if asset in listed else [*listed, asset]
 
 
 @dataclass(frozen=True)

@@ -140,6 +140,20 @@ def try_finished(result: Any, data_center: str | None) -> None:
         unknown_resolved(result.event_name, data_center, resolution=_RESOLUTIONS.get(action, str(action)))
 
 
+def observe_try(result: Any, settings: Any, report: dict[str, Any], log: Any) -> None:
+    """A finished try's counters, and its lineage report completed; never changes how a try ends."""
+    try:
+        try_finished(result, settings.data_center)
+        report.update(
+            workspace_id=settings.workspace_id,
+            data_center=settings.data_center,
+            host=settings.host,
+            **try_report(result),
+        )
+    except Exception:
+        log.debug("Could not record metrics/lineage for this try", exc_info=True)
+
+
 def try_report(result: Any) -> dict[str, Any]:
     """How a try ended, as lineage's ``outcome`` says it, with MoEngage's request_id and status."""
     action = getattr(result.action, "value", result.action)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 _MARKERS = ("{{", "{%", "{#")
@@ -10,6 +11,17 @@ _MARKERS = ("{{", "{%", "{#")
 def has_template_markers(value: str) -> bool:
     """Whether Jinja would do anything with this string."""
     return any(marker in value for marker in _MARKERS)
+
+
+def is_literal(value: Any) -> bool:
+    """True when the value holds no template string and no XComArg: it is final at parse time."""
+    if isinstance(value, str):
+        return not has_template_markers(value)
+    if isinstance(value, Mapping):
+        return all(is_literal(k) and is_literal(v) for k, v in value.items())
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return all(is_literal(item) for item in value)
+    return not hasattr(value, "resolve")
 
 
 class PlainStringsStayPlain:

@@ -4,32 +4,23 @@ MoEngageHook: an Airflow connection in, MoEngage Business Events API calls out.
 The hook knows HTTP and MoEngage's wire format: the base URL (data center or host override), Basic
 auth, one reused ``requests`` session built by the HTTP provider's ``HttpHook``, timeouts, the retry
 that is safe to do here (nothing was sent), and MoEngage's error bodies turned into our exceptions.
+Reading the connection's fields is ``hooks/connection.py``; the wire format is ``hooks/wire.py``.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import random
-import re
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import requests
 from airflow.providers.common.compat.sdk import BaseHook, Connection
 from airflow.providers.http.hooks.http import HttpHook
 
 from moengage_provider import __version__
-from moengage_provider.data_centers import (
-    InvalidDataCenterError,
-    api_base_url,
-    normalize_data_center,
-    valid_data_centers_text,
-)
 from moengage_provider.exceptions import (
     MoEngageApiError,
     MoEngageClientError,
@@ -37,6 +28,15 @@ from moengage_provider.exceptions import (
     MoEngageConnectionError,
     MoEngageError,
     MoEngageValidationError,
+)
+from moengage_provider.hooks.connection import (
+    CONN_TYPE,
+    DEFAULT_TIMEOUT_SECONDS,
+    MAX_CONNECT_TIMEOUT_SECONDS,
+    MoEngageConnectionSettings,
+    mask_credentials,
+    missing_connection_message,
+    resolve_connection,
 )
 from moengage_provider.hooks.wire import error_for_failure, hook_may_resend, parse_response
 from moengage_provider.payload import InvalidBusinessEventError, PreparedTrigger, encode_body, prepare_trigger
@@ -48,33 +48,17 @@ TRIGGER_ENDPOINT = "/v1.0/business_event/trigger"
 CREATE_ENDPOINT = "/v1.0/business_event"
 SEARCH_ENDPOINT = "/v1.0/business_event/search"
 
-DEFAULT_TIMEOUT_SECONDS = 30.0
-#: Connecting never needs long; a dead host should fail fast even with a generous read timeout.
-MAX_CONNECT_TIMEOUT_SECONDS = 10.0
-
-# Connection extras the HTTP provider understands as transport settings; everything else in the extra
-# is ours (data_center, timeout) and must not become an HTTP header.
-_TRANSPORT_EXTRAS = ("proxies", "proxy", "verify", "verify_ssl", "cert", "trust_env", "max_redirects")
-
-
-@dataclass(frozen=True)
-class MoEngageConnectionSettings:
-    """What a MoEngage connection resolves to. The API key is kept out of ``repr``."""
-
-    conn_id: str
-    base_url: str
-    workspace_id: str
-    api_key: str = field(repr=False)
-    timeout: float
-    data_center: str | None
-    #: True when the connection's host replaces the data center's API URL (a proxy or the sandbox).
-    host_override: bool = False
-    transport_extra: Mapping[str, Any] = field(default_factory=dict, repr=False)
-
-    @cached_property
-    def host(self) -> str:
-        """The host (and port) requests go to, for log lines."""
-        return urlsplit(self.base_url).netloc
+__all__ = [
+    "CREATE_ENDPOINT",
+    "DEFAULT_TIMEOUT_SECONDS",
+    "MAX_CONNECT_TIMEOUT_SECONDS",
+    "SEARCH_ENDPOINT",
+    "TRIGGER_ENDPOINT",
+    "MoEngageConnectionSettings",
+    "MoEngageHook",
+    "missing_connection_message",
+    "resolve_connection",
+]
 
 
 class _PreparedConnectionHttpHook(HttpHook):
@@ -102,7 +86,7 @@ class MoEngageHook(BaseHook):
 
     conn_name_attr = "moengage_conn_id"
     default_conn_name = "moengage_default"
-    conn_type = "moengage"
+    conn_type = CONN_TYPE
     hook_name = "MoEngage"
 
     #: Attempts for a request MoEngage certainly did not get (refused, DNS, connect timeout, 503).
@@ -136,7 +120,7 @@ class MoEngageHook(BaseHook):
     def settings(self) -> MoEngageConnectionSettings:
         """The connection, checked and resolved; secrets are registered with the masker here."""
         settings = resolve_connection(self._get_moengage_connection(), self._timeout_override)
-        _mask_credentials(settings.workspace_id, settings.api_key)
+        mask_credentials(settings.workspace_id, settings.api_key)
         return settings
 
     def _get_moengage_connection(self) -> Connection:
@@ -329,113 +313,6 @@ class MoEngageHook(BaseHook):
         time.sleep(delay)
 
 
-# -- connection resolution -----------------------------------------------------------------------
-
-
-def resolve_connection(conn: Connection, timeout_override: float | None = None) -> MoEngageConnectionSettings:
-    """Check a ``moengage`` connection and resolve base URL, credentials and timeout, with clear errors."""
-    where = f"MoEngage connection {conn.conn_id!r}"
-    extra = _connection_extra(conn, where)
-    workspace_id = (conn.login or "").strip()
-    api_key = (conn.password or "").strip()
-    if not workspace_id:
-        raise MoEngageConfigurationError(
-            f"{where}: the Workspace ID (login) is empty. Set it to the workspace ID shown in MoEngage "
-            "under Settings > Account > APIs."
-        )
-    if not api_key:
-        raise MoEngageConfigurationError(
-            f"{where}: the API Key (password) is empty. Set it to the key from the 'Campaign report/"
-            "Business events/Custom templates/Catalog API/Inform Report' tile (not the Data API key)."
-        )
-    raw_dc = extra.get("data_center", extra.get(f"extra__{MoEngageHook.conn_type}__data_center"))
-    data_center: str | None = None
-    if raw_dc not in (None, ""):
-        try:
-            data_center = normalize_data_center(raw_dc)
-        except InvalidDataCenterError as err:
-            raise MoEngageConfigurationError(f"{where}: {err}") from None
-    if conn.host:
-        base_url = _base_url_from_host(conn, where)
-    elif data_center:
-        base_url = api_base_url(data_center)
-    else:
-        raise MoEngageConfigurationError(
-            f"{where}: set the data center (extra 'data_center', one of {valid_data_centers_text()}) "
-            "or a host (for a proxy or the local sandbox)."
-        )
-    timeout = _timeout(timeout_override if timeout_override is not None else extra.get("timeout"), where)
-    transport_extra = {key: extra[key] for key in _TRANSPORT_EXTRAS if key in extra}
-    return MoEngageConnectionSettings(
-        conn_id=conn.conn_id,
-        base_url=base_url,
-        workspace_id=workspace_id,
-        api_key=api_key,
-        timeout=timeout,
-        data_center=data_center,
-        host_override=bool(conn.host),
-        transport_extra=transport_extra,
-    )
-
-
-def _connection_extra(conn: Connection, where: str) -> dict[str, Any]:
-    raw = conn.extra
-    if not raw:
-        return {}
-    try:
-        extra = json.loads(raw) if isinstance(raw, str) else dict(raw)
-    except ValueError:
-        raise MoEngageConfigurationError(
-            f'{where}: the Extra field is not valid JSON; use e.g. {{"data_center": "01"}}.'
-        ) from None
-    if not isinstance(extra, dict):
-        raise MoEngageConfigurationError(f"{where}: the Extra field must be a JSON object.")
-    return extra
-
-
-def _base_url_from_host(conn: Connection, where: str) -> str:
-    host = (conn.host or "").strip()
-    if "://" not in host:
-        scheme = (conn.schema or "https").strip().lower()
-        host = f"{scheme}://{host}"
-    parts = urlsplit(host)
-    if parts.scheme not in ("http", "https") or not parts.hostname or " " in host:
-        raise MoEngageConfigurationError(
-            f"{where}: host {conn.host!r} is not a usable base URL; use e.g. 'https://proxy.example.com' "
-            "or '127.0.0.1' with the schema 'http' (leave the host empty to use the data center)."
-        )
-    netloc = parts.netloc
-    if conn.port and parts.port is None:
-        netloc = f"{netloc}:{conn.port}"
-    path = re.sub(r"/v1\.0/?$", "", parts.path.rstrip("/"))
-    return f"{parts.scheme}://{netloc}{path}"
-
-
-def _timeout(value: Any, where: str) -> float:
-    if value in (None, ""):
-        return DEFAULT_TIMEOUT_SECONDS
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        seconds = -1.0
-    if isinstance(value, bool) or not 0 < seconds <= 600:
-        raise MoEngageConfigurationError(
-            f"{where}: timeout {value!r} must be a number of seconds between 0 and 600 (default "
-            f"{DEFAULT_TIMEOUT_SECONDS:g})."
-        )
-    return seconds
-
-
-def _mask_credentials(workspace_id: str, api_key: str) -> None:
-    """Register the key and both forms of the Authorization value with Airflow's secret masker."""
-    from airflow.providers.common.compat.sdk import mask_secret
-
-    pair = f"{workspace_id}:{api_key}"
-    mask_secret(api_key)
-    mask_secret(pair)
-    mask_secret(base64.b64encode(pair.encode("utf-8")).decode("ascii"))
-
-
 def _explain_auth_failure(err: MoEngageClientError, settings: MoEngageConnectionSettings) -> str:
     """Tell wrong key, wrong workspace and wrong data center apart where MoEngage's answer allows."""
     details = json.dumps(err.details or "", default=str)
@@ -462,16 +339,3 @@ def _explain_auth_failure(err: MoEngageClientError, settings: MoEngageConnection
 def _request_id(err: MoEngageApiError) -> str:
     """`` (request_id=...)`` when MoEngage sent one; nothing when it did not."""
     return f" (request_id={err.request_id})" if err.request_id else ""
-
-
-def missing_connection_message(conn_id: str) -> str:
-    """What an on-call engineer needs when the connection does not exist: its ID and three ways to add it."""
-    env = f"AIRFLOW_CONN_{conn_id.upper()}"
-    return (
-        f"The MoEngage connection {conn_id!r} does not exist. Create it (retrying cannot): in the UI under "
-        f"Admin > Connections, type 'MoEngage', ID {conn_id!r}; or as an environment variable, JSON form: "
-        f'{env}=\'{{"conn_type": "moengage", "login": "YOUR_WORKSPACE_ID", "password": '
-        f'"YOUR_API_KEY", "extra": {{"data_center": "01"}}}}\'; or URI form: '
-        f"{env}='moengage://YOUR_WORKSPACE_ID:YOUR_API_KEY@?data_center=01'. Or set moengage_conn_id to "
-        "an existing connection."
-    )

@@ -47,7 +47,7 @@ def causes(results: dict[str, Any]) -> list[str]:
             "author puts in `event_attributes` (an XComArg, as in all sample DAGs, skips Jinja). "
             "**Suggested fix** (in `moengage_provider/operators/business_event.py`, not changed by this "
             "benchmark): override `render_template` to return strings without Jinja markers unchanged (the "
-            "module's `_is_literal()` already tells them apart; the operator has no `template_ext`, so no "
+            "provider's `templating.is_literal()` already tells them apart; the operator has no `template_ext`, so no "
             f"string is a template file name), which would save about {fmt(saving, 2)} ms here "
             f"({over['literal_strings']} plain strings), to about {fmt(over['operator_ms'] - saving, 2)} ms; "
             "templated strings keep Airflow's cost, so an event with more than about "

@@ -90,16 +90,6 @@ VERSION_GAPS = [
         "the demo runs on the Airflow in uv.lock (it uses Airflow 3.1+'s DAG bag API)",
     ),
     (
-        AIRFLOW_3_PLUS and not AIRFLOW_3_1_PLUS,
-        "test_asset_load",
-        "the asset samples' DAG-run tests run from Airflow 3.1 (on 3.0.6 they fail; not investigated)",
-    ),
-    (
-        AIRFLOW_3_PLUS and not AIRFLOW_3_1_PLUS,
-        "test_two_loads_before_the_announcement",
-        "the asset samples' DAG-run tests run from Airflow 3.1 (on 3.0.6 they fail; not investigated)",
-    ),
-    (
         not AIRFLOW_3_PLUS,
         "tests/test_bench_script.py",
         "the benchmarks run on the Airflow in uv.lock (make bench)",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -109,11 +110,27 @@ def _task_logs_to_this_test_on_airflow_3_0() -> None:
     configured it (pytest's capture of that test): rebind it to this test's stdout, as plain JSON lines
     (no rich traceback wrapping), so capfd sees the task log as it does on 2.x and 3.1+.
     """
-    import sys
-
     from airflow.sdk.log import configure_logging
 
-    configure_logging(enable_pretty_log=False, output=sys.stdout, cache_logger_on_first_use=False)
+    configure_logging(enable_pretty_log=False, output=_CurrentStdout(), cache_logger_on_first_use=False)
+
+
+class _CurrentStdout:
+    """
+    The stdout of whichever test is running, looked up at each write. Bound to one test's stdout,
+    the log outlives that test's capture: the next test's task logs hit a closed file, and 3.0's
+    in-process API server, logging that error, recurses until RecursionError (a 'hang' in pytest,
+    which then spends minutes formatting the traceback).
+    """
+
+    mode = "wb"  # configure_logging(enable_pretty_log=False) wants a binary stream
+
+    def write(self, data: bytes) -> int:
+        sys.stdout.flush()
+        return sys.stdout.buffer.write(data)
+
+    def flush(self) -> None:
+        sys.stdout.buffer.flush()
 
 
 def run_airflow(*args: str, check: bool = True, timeout: float = 240) -> str:

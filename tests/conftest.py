@@ -90,6 +90,24 @@ VERSION_GAPS = [
         "the demo runs on the Airflow in uv.lock (it uses Airflow 3.1+'s DAG bag API)",
     ),
     (
+        AIRFLOW_3_PLUS and not AIRFLOW_3_1_PLUS,
+        "test_asset_load",
+        "the test hands the asset events to the consumer's run through dag.test()'s"
+        " airflow.models.dagrun.get_or_create_dagrun, which 3.0 does not have (added in 3.1)",
+    ),
+    (
+        AIRFLOW_3_PLUS and not AIRFLOW_3_1_PLUS,
+        "test_two_loads_before_the_announcement",
+        "the test hands the asset events to the consumer's run through dag.test()'s"
+        " airflow.models.dagrun.get_or_create_dagrun, which 3.0 does not have (added in 3.1)",
+    ),
+    (
+        AIRFLOW_3_PLUS and not AIRFLOW_3_1_PLUS,
+        "test_one_log_line_names_event_host_and_attribute_names_not_values",
+        "3.0's dag.test() prints each task log line twice (its own stdout handler besides structlog's"
+        " line), so 'one line' cannot be counted there; a deployment's task log has it once",
+    ),
+    (
         not AIRFLOW_3_PLUS,
         "tests/test_bench_script.py",
         "the benchmarks run on the Airflow in uv.lock (make bench)",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from dataclasses import dataclass, field
 from typing import Any
@@ -113,6 +114,19 @@ def _task_logs_to_this_test_on_airflow_3_0() -> None:
     from airflow.sdk.log import configure_logging
 
     configure_logging(enable_pretty_log=False, output=_CurrentStdout(), cache_logger_on_first_use=False)
+    # 3.0's dag.test() adds a StreamHandler on sys.stdout to the task logger unless one is there:
+    # bound to the stdout of the test that added it, it copies later tests' task logs there. The task
+    # log already reaches stdout through structlog; this stand-in keeps the copy out.
+    task_logger = logging.getLogger("airflow.task")
+    for handler in [h for h in task_logger.handlers if type(h) is logging.StreamHandler]:
+        task_logger.removeHandler(handler)
+    if not any(isinstance(h, _NoCopy) for h in task_logger.handlers):
+        task_logger.addHandler(_NoCopy())
+
+
+class _NoCopy(logging.StreamHandler):
+    def emit(self, record: logging.LogRecord) -> None:
+        pass
 
 
 class _CurrentStdout:

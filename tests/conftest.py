@@ -108,6 +108,12 @@ VERSION_GAPS = [
         " line), so 'one line' cannot be counted there; a deployment's task log has it once",
     ),
     (
+        AIRFLOW_3_PLUS and not AIRFLOW_3_1_PLUS,
+        "test_connection_refused_is_retried_then_says_nothing_was_sent",
+        "after a dag.test() in the same pytest process, 3.0's stdlib log handler keeps the stderr of"
+        " the test that configured it, so capfd misses the hook's retry lines (passes run alone)",
+    ),
+    (
         not AIRFLOW_3_PLUS,
         "tests/test_bench_script.py",
         "the benchmarks run on the Airflow in uv.lock (make bench)",

@@ -8,7 +8,8 @@
 # 2. `pip install dist/<wheel> apache-airflow==X.Y.Z`: pip may add or upgrade what the wheel needs
 #    (common-compat), never Airflow; the script fails if apache-airflow, -core or -task-sdk moved.
 # 3. `airflow providers list` lists airflow-provider-moengage.
-# 4. The sample DAG moengage_load_then_announce runs (`airflow dags test`) against the sandbox started
+# 4. The sample DAG moengage_load_then_announce, parsed into the DB (`airflow dags reserialize`, as
+#    the DAG processor would), runs (`airflow dags test`) against the sandbox started
 #    from the installed wheel, which must record exactly one trigger.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -89,6 +90,10 @@ port="${url##*:}"
 
 export AIRFLOW_CONN_MOENGAGE_DEFAULT="{\"conn_type\": \"moengage\", \"host\": \"127.0.0.1\", \"port\": $port, \"schema\": \"http\", \"login\": \"WHEEL_WS\", \"password\": \"$MOENGAGE_SANDBOX_API_KEY\"}"
 export AIRFLOW_CONN_CATALOG_DB="{\"conn_type\": \"sqlite\", \"host\": \"$work/catalog.db\"}"
+# A deployment's DAG processor writes the DAG to the DB before anything runs it, which activates the
+# assets in its tasks' inlets. Airflow 3.0's `dags test` skips that (3.1+ does it; apache/airflow
+# #51644), so the sample's inlet would be "inactive" there: reserialize first, as the processor would.
+airflow_cli dags reserialize >"$work/reserialize.log" 2>&1 || { tail -40 "$work/reserialize.log" >&2; exit 1; }
 say "airflow dags test moengage_load_then_announce (sandbox at $url)"
 airflow_cli dags test moengage_load_then_announce >"$work/dagtest.log" 2>&1 || { tail -60 "$work/dagtest.log" >&2; exit 1; }
 count=$( [ -f "$record" ] && wc -l <"$record" || echo 0 )

@@ -92,12 +92,26 @@ VERSION_GAPS = [
     (
         AIRFLOW_3_PLUS and not AIRFLOW_3_1_PLUS,
         "test_asset_load",
-        "the asset samples' DAG-run tests run from Airflow 3.1 (on 3.0.6 they fail; not investigated)",
+        "the test hands the asset events to the consumer's run through dag.test()'s"
+        " airflow.models.dagrun.get_or_create_dagrun, which 3.0 does not have (added in 3.1)",
     ),
     (
         AIRFLOW_3_PLUS and not AIRFLOW_3_1_PLUS,
         "test_two_loads_before_the_announcement",
-        "the asset samples' DAG-run tests run from Airflow 3.1 (on 3.0.6 they fail; not investigated)",
+        "the test hands the asset events to the consumer's run through dag.test()'s"
+        " airflow.models.dagrun.get_or_create_dagrun, which 3.0 does not have (added in 3.1)",
+    ),
+    (
+        AIRFLOW_3_PLUS and not AIRFLOW_3_1_PLUS,
+        "test_one_log_line_names_event_host_and_attribute_names_not_values",
+        "3.0's dag.test() prints each task log line twice (its own stdout handler besides structlog's"
+        " line), so 'one line' cannot be counted there; a deployment's task log has it once",
+    ),
+    (
+        AIRFLOW_3_PLUS and not AIRFLOW_3_1_PLUS,
+        "test_connection_refused_is_retried_then_says_nothing_was_sent",
+        "after a dag.test() in the same pytest process, 3.0's stdlib log handler keeps the stderr of"
+        " the test that configured it, so capfd misses the hook's retry lines (passes run alone)",
     ),
     (
         not AIRFLOW_3_PLUS,

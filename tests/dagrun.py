@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import logging
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +35,9 @@ def run_dag(dag, **test_kwargs: Any) -> DagRunResult:
 
     XComModel, value_of = xcom_table()
 
-    _task_logs_to_this_test_on_airflow_3_0()
+    if _airflow_3_0():
+        _task_logs_to_this_test_on_airflow_3_0()
+        _dag_and_its_assets_in_the_db_on_airflow_3_0(dag)
     dag_run = dag.test(**test_kwargs)
     result = DagRunResult(state=str(dag_run.state), run_id=dag_run.run_id, logical_date=dag_run.logical_date)
     with create_session() as session:
@@ -50,23 +55,96 @@ def run_dag(dag, **test_kwargs: Any) -> DagRunResult:
     return result
 
 
+def captured_log(capture: Any) -> str:
+    """
+    What a test's capfd/capsys caught, as the text a user reads: Airflow 3.0's task log lines are JSON
+    (see below), where quotes in a message come escaped; each such line becomes its string values.
+    """
+    out = []
+    for line in "".join(capture.readouterr()).splitlines():
+        try:
+            record = json.loads(line) if line.startswith("{") else None
+        except ValueError:
+            record = None
+        out.append(" ".join(_strings(record)) if isinstance(record, dict) else line)
+    return "\n".join(out)
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list):
+        return [s for item in value for s in _strings(item)]
+    return [str(value)]
+
+
+def _airflow_3_0() -> bool:
+    from importlib.metadata import version
+
+    from packaging.version import Version
+
+    return Version("3.0") <= Version(version("apache-airflow")) < Version("3.1")
+
+
+def _dag_and_its_assets_in_the_db_on_airflow_3_0(dag) -> None:
+    """
+    Airflow 3.0's dag.test() runs a DAG the DB has never seen (3.1+ writes it first; apache/airflow
+    #51644), so the assets in its inlets/outlets are not active and the task fails before it runs.
+    Write it as the DAG processor does in a deployment, which activates its assets.
+    """
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.models.dag import DAG as SchedulerDAG
+    from airflow.serialization.serialized_objects import SerializedDAG
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        DagBundlesManager().sync_bundles_to_db(session=session)
+    scheduler_dag = SerializedDAG.deserialize_dag(SerializedDAG.serialize_dag(dag))
+    SchedulerDAG.bulk_write_to_db("dags-folder", None, [scheduler_dag])
+
+
 def _task_logs_to_this_test_on_airflow_3_0() -> None:
     """
     Airflow 3.0's dag.test() logs tasks through structlog bound to the stdout of the first test that
     configured it (pytest's capture of that test): rebind it to this test's stdout, as plain JSON lines
     (no rich traceback wrapping), so capfd sees the task log as it does on 2.x and 3.1+.
     """
-    from importlib.metadata import version
-
-    from packaging.version import Version
-
-    if not Version("3.0") <= Version(version("apache-airflow")) < Version("3.1"):
-        return
-    import sys
-
     from airflow.sdk.log import configure_logging
 
-    configure_logging(enable_pretty_log=False, output=sys.stdout, cache_logger_on_first_use=False)
+    configure_logging(enable_pretty_log=False, output=_CurrentStdout(), cache_logger_on_first_use=False)
+    # 3.0's dag.test() adds a StreamHandler on sys.stdout to the task logger unless one is there:
+    # bound to the stdout of the test that added it, it copies later tests' task logs there. The task
+    # log already reaches stdout through structlog; this stand-in keeps the copy out.
+    task_logger = logging.getLogger("airflow.task")
+    for handler in [h for h in task_logger.handlers if type(h) is logging.StreamHandler]:
+        task_logger.removeHandler(handler)
+    if not any(isinstance(h, _NoCopy) for h in task_logger.handlers):
+        task_logger.addHandler(_NoCopy())
+
+
+class _NoCopy(logging.StreamHandler):
+    def emit(self, record: logging.LogRecord) -> None:
+        pass
+
+
+class _CurrentStdout:
+    """
+    The stdout of whichever test is running, looked up at each write. Bound to one test's stdout,
+    the log outlives that test's capture: the next test's task logs hit a closed file, and 3.0's
+    in-process API server, logging that error, recurses until RecursionError (a 'hang' in pytest,
+    which then spends minutes formatting the traceback).
+    """
+
+    mode = "wb"  # configure_logging(enable_pretty_log=False) wants a binary stream
+
+    def write(self, data: bytes) -> int:
+        sys.stdout.flush()
+        return sys.stdout.buffer.write(data)
+
+    def flush(self) -> None:
+        sys.stdout.buffer.flush()
 
 
 def run_airflow(*args: str, check: bool = True, timeout: float = 240) -> str:

@@ -18,6 +18,7 @@ from moengage_provider.exceptions import (
     MoEngageValidationError,
 )
 from moengage_provider.hooks.moengage import MoEngageHook, resolve_connection
+from tests.dagrun import captured_log
 from tests.rawhttp import CannedAnswer, RawHttpServer
 
 WORKSPACE = "WS-HOOK-TEST"
@@ -369,7 +370,7 @@ def test_connection_refused_is_retried_then_says_nothing_was_sent(monkeypatch, c
     with pytest.raises(MoEngageConnectionError, match="Connection refused; nothing was sent") as info:
         fast_hook().trigger_business_event("E", {"a": 1})
     assert info.value.outcome_unknown is False
-    retries = [line for line in capfd.readouterr().out.splitlines() if "nothing was delivered" in line]
+    retries = [line for line in captured_log(capfd).splitlines() if "nothing was delivered" in line]
     assert len(retries) == 2
     assert "attempt 1 of 3" in retries[0] and "attempt 2 of 3" in retries[1]
 

@@ -9,7 +9,7 @@ import pytest
 
 from moengage_provider.exceptions import MoEngageRateLimitError, MoEngageServerError
 from tests.conftest import requires_airflow_3_3
-from tests.dagrun import run_dag
+from tests.dagrun import captured_log, run_dag
 
 SOURCE = """
 import datetime
@@ -42,7 +42,7 @@ def fire_dag(dag_from_source):
 def test_missing_connection_fails_on_the_first_try_and_says_how_to_create_it(fire_dag, capfd):
     result = run_dag(fire_dag(extra='moengage_conn_id="moengage_nowhere",'))
     assert result.tasks["fire"] == ("failed", 1)  # no retries burned
-    log = "".join(capfd.readouterr())
+    log = captured_log(capfd)
     assert "The MoEngage connection 'moengage_nowhere' does not exist" in log
     assert "Admin > Connections" in log
     assert 'AIRFLOW_CONN_MOENGAGE_NOWHERE=\'{"conn_type": "moengage"' in log
@@ -54,9 +54,7 @@ def test_unusable_connection_fails_on_the_first_try(fire_dag, monkeypatch, capfd
     monkeypatch.setenv("AIRFLOW_CONN_MOENGAGE_DEFAULT", '{"conn_type": "moengage", "login": "WS"}')
     result = run_dag(fire_dag())
     assert result.tasks["fire"] == ("failed", 1)
-    assert "MoEngage connection 'moengage_default': the API Key (password) is empty" in "".join(
-        capfd.readouterr()
-    )
+    assert "MoEngage connection 'moengage_default': the API Key (password) is empty" in captured_log(capfd)
 
 
 @requires_airflow_3_3
@@ -64,7 +62,7 @@ def test_unknown_outcome_is_said_on_the_try_that_met_it(fire_dag, moengage_sandb
     moengage_sandbox.fail_next(502)
     result = run_dag(fire_dag(extra='if_outcome_unknown="skip",'))
     assert result.tasks["fire"] == ("success", 2)
-    log = "".join(capfd.readouterr())
+    log = captured_log(capfd)
     first_try = log.split("if_outcome_unknown='skip': not sending again")[0]
     assert "MoEngage may or may not have accepted business event 'NewSeriesAlert'" in first_try
     assert "The next try succeeds without sending it again (at most once)" in first_try
@@ -76,7 +74,7 @@ def test_last_try_keeps_the_history_of_an_earlier_doubt(fire_dag, moengage_sandb
     moengage_sandbox.fail_next(400, count=1)  # try 2 (resend): refused, certainly not delivered
     result = run_dag(fire_dag(retries=1))
     assert result.tasks["fire"] == ("failed", 2)
-    log = "".join(capfd.readouterr())
+    log = captured_log(capfd)
     assert "This request was not delivered, but an earlier try at" in log
     assert "may have delivered business event 'NewSeriesAlert'" in log
 
@@ -86,7 +84,7 @@ def test_unknown_outcome_on_the_last_try_says_no_retry_follows(fire_dag, moengag
     moengage_sandbox.fail_next(504)
     result = run_dag(fire_dag(retries=0))
     assert result.tasks["fire"] == ("failed", 1)
-    log = "".join(capfd.readouterr())
+    log = captured_log(capfd)
     assert "this task will not retry by itself: check MoEngage's campaign analytics" in log
     assert "Retry policy decision" not in log  # no "retrying" line on a try with no retries left
 
@@ -120,7 +118,7 @@ def test_rate_limit_log_has_no_request_id_none(fire_dag, moengage_sandbox, capfd
     )
     result = run_dag(fire_dag(extra="max_rate_limit_wait=datetime.timedelta(minutes=5),"))
     assert result.tasks["fire"][0] == "success"
-    log = "".join(capfd.readouterr())
+    log = captured_log(capfd)
     assert "MoEngage rate limit hit for 'NewSeriesAlert' (HTTP 429)" in log
     assert "request_id=None" not in log
 
@@ -131,7 +129,7 @@ def test_an_email_a_strict_reader_refuses_fails_at_run_time_without_retries(
     # Parse time checks only the shape (importing the strict validator would slow every DAG parse).
     result = run_dag(fire_dag(extra='triggered_by="ops@example.invalid",'))
     assert result.tasks["fire"] == ("failed", 1)
-    assert "triggered_by: 'ops@example.invalid' is not an email address MoEngage accepts" in "".join(
-        capfd.readouterr()
+    assert "triggered_by: 'ops@example.invalid' is not an email address MoEngage accepts" in captured_log(
+        capfd
     )
     assert moengage_sandbox.requests == []

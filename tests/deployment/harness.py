@@ -390,9 +390,11 @@ class Deployment:
             raise DeploymentError(f"Something still listens on 127.0.0.1 port(s) {left} after stop()")
 
     # -- the REST API (what the UI does) ----------------------------------------------------------
-    def api(self, method: str, path: str, body: Any = None, *, timeout: float = 60) -> Any:
+    def api(self, method: str, path: str, body: Any = None, *, timeout: float = 150) -> Any:
         """One REST call. Writes go one at a time: SQLite takes one writer, and the api-server's
-        request and audit-log sessions then wait on each other (seen as a minute-long lock)."""
+        request and audit-log sessions then wait on each other (seen as a minute-long lock).
+        The client waits longer than the server's own SQLite lock timeout (90 s): a call that the
+        server is still allowed to finish must not be abandoned (a REST trigger timed out at 60 s)."""
         if method == "GET":
             return self._api(method, path, body, timeout)
         with self._write_lock:

@@ -4,7 +4,9 @@ MoEngageHook: an Airflow connection in, MoEngage Business Events API calls out.
 The hook knows HTTP and MoEngage's wire format: the base URL (data center or host override), Basic
 auth, one reused ``requests`` session built by the HTTP provider's ``HttpHook``, timeouts, the retry
 that is safe to do here (nothing was sent), and MoEngage's error bodies turned into our exceptions.
-Reading the connection's fields is ``hooks/connection.py``; the wire format is ``hooks/wire.py``.
+Reading the connection's fields is ``hooks/connection.py``; the wire format is ``hooks/wire.py``;
+preparing each endpoint's POST once (not per request, as ``Session.post`` does) is
+``hooks/prepared_post.py``.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from moengage_provider.hooks.connection import (
     missing_connection_message,
     resolve_connection,
 )
+from moengage_provider.hooks.prepared_post import PreparedPost
 from moengage_provider.hooks.wire import error_for_failure, hook_may_resend, parse_response
 from moengage_provider.payload import InvalidBusinessEventError, PreparedTrigger, encode_body, prepare_trigger
 
@@ -100,6 +103,7 @@ class MoEngageHook(BaseHook):
         super().__init__(**kwargs)
         self.moengage_conn_id = moengage_conn_id
         self._timeout_override = timeout
+        self._posts: dict[str, PreparedPost] = {}
 
     # Airflow before 3.2 builds the connection form from these (3.2+ reads provider info instead).
     @classmethod
@@ -275,8 +279,9 @@ class MoEngageHook(BaseHook):
 
     def _post_bytes(self, endpoint: str, data: bytes) -> dict[str, Any]:
         settings = self.settings
-        session = self.session
-        url = settings.base_url + endpoint
+        post = self._posts.get(endpoint)
+        if post is None or post.session is not self.session:
+            post = self._posts[endpoint] = PreparedPost(self.session, settings.base_url + endpoint)
         connect_timeout = min(settings.timeout, MAX_CONNECT_TIMEOUT_SECONDS)
         timeout = (connect_timeout, settings.timeout)
         attempts = max(1, self.max_attempts_not_sent)
@@ -284,7 +289,7 @@ class MoEngageHook(BaseHook):
         while True:
             try:
                 try:
-                    response = session.post(url, data=data, timeout=timeout, allow_redirects=False)
+                    response = post.send(data, timeout=timeout)
                 except Exception as err:  # requests, urllib3 or the OS: classified, never passed on raw
                     raise error_for_failure(
                         err,

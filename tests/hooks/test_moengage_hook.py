@@ -408,7 +408,7 @@ def test_unreachable_tls_failure_is_reported_without_retry(monkeypatch):
         calls.append(1)
         raise requests.exceptions.SSLError("certificate verify failed: self-signed certificate")
 
-    monkeypatch.setattr(hook.session, "post", fail)
+    monkeypatch.setattr(hook.session, "send", fail)
     with pytest.raises(MoEngageConnectionError, match=r"TLS handshake with 127\.0\.0\.1:1 failed"):
         hook.trigger_business_event("E", {"a": 1})
     assert len(calls) == 1
@@ -436,7 +436,7 @@ def test_an_unexpected_error_while_sending_is_classified_as_unknown(monkeypatch)
     def fail(*args, **kwargs):
         raise RuntimeError("something inside the HTTP stack broke")
 
-    monkeypatch.setattr(hook.session, "post", fail)
+    monkeypatch.setattr(hook.session, "send", fail)
     with pytest.raises(MoEngageConnectionError, match="may or may not have been accepted") as info:
         hook.trigger_business_event("E", {"a": 1})
     assert info.value.outcome_unknown is True

@@ -116,6 +116,28 @@ def child_overhead(cfg: dict[str, Any]) -> dict[str, Any]:
             sink.append(perf_counter() - t0)
     loop_seconds = perf_counter() - started
 
+    # Apart, after the headline loop: the same hook with its request prepared on every call, as
+    # Session.post does (PreparedPost.reuse off), against the bare post again: what the reuse saves.
+    from moengage_provider.hooks.prepared_post import PreparedPost
+
+    def call_hook_prepared_each() -> None:
+        PreparedPost.reuse = False
+        try:
+            call_hook()
+        finally:
+            PreparedPost.reuse = True
+
+    each_s: list[float] = []
+    each_bare_s: list[float] = []
+    for i in range(cfg["calls"] // 2):
+        each = [(call_hook_prepared_each, each_s), (call_bare, each_bare_s)]
+        if i % 2:
+            each.reverse()
+        for fn, sink in each:
+            t0 = perf_counter()
+            fn()
+            sink.append(perf_counter() - t0)
+
     # Cold: a new hook (connection lookup, secret masking, HttpHook session, TCP connect) per call,
     # as each task process does once, versus a new requests session per call.
     cold_hook: list[float] = []
@@ -277,6 +299,8 @@ def child_overhead(cfg: dict[str, Any]) -> dict[str, Any]:
         "bare_ms": summary(bare_s, 1000),
         "hook_p90_ms": percentile(hook_s, 90) * 1000,
         "bare_p90_ms": percentile(bare_s, 90) * 1000,
+        "prepared_each_hook_ms": summary(each_s, 1000),
+        "prepared_each_bare_ms": summary(each_bare_s, 1000),
         "cold_hook_ms": summary(cold_hook, 1000),
         "cold_bare_ms": summary(cold_bare, 1000),
         "op_calls": cfg["op_calls"],
@@ -319,6 +343,9 @@ def bench_overhead(
     result["sandbox_triggers"] = len(triggers)
     result["call_ratio"] = result["hook_ms"]["median"] / result["bare_ms"]["median"]
     result["call_ratio_mean"] = result["hook_ms"]["mean"] / result["bare_ms"]["mean"]
+    result["prepared_each_ratio"] = (
+        result["prepared_each_hook_ms"]["median"] / result["prepared_each_bare_ms"]["median"]
+    )
     # The operator's own work per call: rendering its fields, execute() without the HTTP call (payload,
     # validation, fingerprint, delivery record), and the hook's log line.
     result["operator_ms"] = (

@@ -9,6 +9,7 @@ from benchmarks.common import (
     TARGET_MAX_OPERATOR_MS,
 )
 from benchmarks.fmt import fmt
+from benchmarks.passes import passes_text
 
 
 def causes(results: dict[str, Any]) -> list[str]:
@@ -32,6 +33,12 @@ def causes(results: dict[str, Any]) -> list[str]:
             f"**2, per call**: the hook takes {fmt(over['call_ratio'], 3)}x the bare post. Its own work per "
             f"call is payload validation and encoding plus one log line ({fmt(over['log_line_ms']['median'], 3)} ms "
             "alone); if the ratio moves between runs, it is the machine's noise on a ~1 ms round trip."
+            + (
+                ""
+                if over.get("one_pass_each", True)
+                else f" Passes per trigger are not one each{passes_text(over, lead=': ')} (validations / "
+                "encodings): something validates or encodes the payload again after `prepare_trigger`."
+            )
         )
     if over.get("operator_pass") is False:
         per_string = over["airflow_render_ms"]["median"] / max(1, over["template_strings"])

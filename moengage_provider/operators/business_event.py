@@ -22,7 +22,6 @@ from moengage_provider.payload import (
     InvalidBusinessEventError,
     PreparedTrigger,
     attributes_from_rendered,
-    check_against_declared,
     normalize_event_attributes,
     prepare_trigger,
     validate_event_name,
@@ -174,7 +173,9 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
         self._lineage_report = None  # issue 15: this try's lineage starts empty
         prepared = self.prepare_payload()
         if self.check_declared_attributes:
-            self._check_declared(prepared.body)
+            from moengage_provider.operators.create_event import check_declared
+
+            check_declared(self.hook, prepared.body)
         return self._deliver(context, prepared)
 
     def execute_after_rate_limit(self, context: Context, event: Any = None) -> dict[str, Any]:
@@ -195,23 +196,6 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
     def build_payload(self) -> dict[str, Any]:
         """The request body from the rendered fields; a bad value fails the task with nothing sent."""
         return self.prepare_payload().body
-
-    def _check_declared(self, body: dict[str, Any]) -> None:
-        """Compare with the event as declared in MoEngage; nothing is sent if they disagree."""
-        from moengage_provider.exceptions import MoEngageValidationError
-        from moengage_provider.operators.create_event import declared_attribute_types
-
-        event = self.hook.get_business_event(body["event_name"])
-        if event is None:
-            raise MoEngageValidationError(
-                "event_name",
-                f"{body['event_name']!r} is not declared in this MoEngage workspace; create it first "
-                "(CreateBusinessEventOperator) or fix the name.",
-            )
-        try:
-            check_against_declared(body["event_attributes"], declared_attribute_types(event))
-        except InvalidBusinessEventError as err:
-            raise MoEngageValidationError(err.field, err.problem) from None
 
     @property
     def delivery_settings(self) -> DeliverySettings:

@@ -34,12 +34,18 @@ def connection_form_widgets() -> dict[str, Any]:
     from wtforms import StringField
     from wtforms.validators import Optional, any_of
 
+    from moengage_provider.version_compat import AIRFLOW_V_3_0_PLUS
+
     widgets: dict[str, Any] = {}
     for name, spec in _connection_type().get("conn-fields", {}).items():
         schema = spec.get("schema", {})
         description = spec.get("description", "")
         validators: list[Any] = [Optional()]
-        if "enum" in schema:
+        if name == "data_center" and not AIRFLOW_V_3_0_PLUS:
+            # Airflow 2's form is free text: accept what the hook accepts (01, DC-01, a dashboard URL).
+            validators.append(_data_center_validator)
+            description = f"{description} One of: {', '.join(schema['enum'])}."
+        elif "enum" in schema:  # 3.0/3.1 turn it into a dropdown of these values
             validators.append(any_of(schema["enum"]))
             description = f"{description} One of: {', '.join(schema['enum'])}."
         default = schema.get("default")
@@ -51,3 +57,16 @@ def connection_form_widgets() -> dict[str, Any]:
             widget=BS3TextFieldWidget(),
         )
     return widgets
+
+
+def _data_center_validator(form: Any, field: Any) -> None:
+    """Refuse a data center the hook would refuse, with the hook's own message (it lists the valid ones)."""
+    from wtforms.validators import ValidationError
+
+    from moengage_provider.data_centers import InvalidDataCenterError, normalize_data_center
+
+    if field.data:
+        try:
+            normalize_data_center(field.data)
+        except InvalidDataCenterError as err:
+            raise ValidationError(str(err)) from None

@@ -96,10 +96,9 @@ def report_hook_lineage(hook: Any, body: Mapping[str, Any], report: Mapping[str,
     if importlib.util.find_spec("airflow.providers.openlineage") is None:
         return
     try:
-        try:
-            from airflow.sdk.lineage import get_hook_lineage_collector
-        except ImportError:  # Airflow < 3.2
-            from airflow.lineage.hook import get_hook_lineage_collector  # type: ignore[no-redef]
+        # common-compat's collector takes asset names on every Airflow (Airflow 2's speaks of datasets).
+        from airflow.providers.common.compat.lineage.hook import get_hook_lineage_collector
+
         settings = hook.settings
         types = {name: json_type(value) for name, value in (body.get("event_attributes") or {}).items()}
         extra: dict[str, Any] = {"attributes": types}

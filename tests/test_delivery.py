@@ -66,3 +66,13 @@ def test_the_record_never_forgets_a_delivery_or_a_doubt(steps, mode, dedup):
         assert record is not None
         assert record.in_doubt == bool(doubt.get(payload)), (record, doubt)
         assert (record.status == "delivered") == (bool(delivered.get(payload)) and not doubt.get(payload))
+
+
+def test_the_operator_offers_exactly_the_delivery_policies():
+    """The operator checks ``if_outcome_unknown`` at parse without importing this module: same set."""
+    from typing import get_args
+
+    from moengage_provider.delivery import UNKNOWN_POLICIES
+    from moengage_provider.operators.business_event import IfOutcomeUnknown
+
+    assert set(get_args(IfOutcomeUnknown)) == set(UNKNOWN_POLICIES)

@@ -10,7 +10,7 @@ import pytest
 import moengage_provider
 from moengage_provider import connection_form, version_compat
 from moengage_provider.delivery_stores import VARIABLE_PREFIX, VariableStateStore, state_store_for
-from tests.conftest import AIRFLOW_3_2_PLUS, AIRFLOW_3_3_PLUS, AIRFLOW_VERSION
+from tests.conftest import AIRFLOW_3_2_PLUS, AIRFLOW_3_3_PLUS, AIRFLOW_3_PLUS, AIRFLOW_VERSION
 
 
 def test_the_running_airflow_is_the_one_the_tests_see():
@@ -76,5 +76,16 @@ def test_the_hook_form_has_one_field_per_conn_field_and_the_data_center_list():
     widgets = MoEngageHook.get_connection_form_widgets()
     assert set(widgets) == set(conn_type["conn-fields"])
     validators = widgets["data_center"].kwargs["validators"]
-    (any_of,) = [v for v in validators if hasattr(v, "values")]
-    assert list(any_of.values) == conn_type["conn-fields"]["data_center"]["schema"]["enum"]
+    if AIRFLOW_3_PLUS:  # 3.0/3.1's UI turns an any_of validator into a dropdown of these values
+        (any_of,) = [v for v in validators if hasattr(v, "values")]
+        assert list(any_of.values) == conn_type["conn-fields"]["data_center"]["schema"]["enum"]
+    else:  # Airflow 2's form is free text: what the hook accepts, refused with the hook's message
+        from werkzeug.datastructures import MultiDict
+        from wtforms import Form
+
+        form_class = type("MoEngageForm", (Form,), {"data_center": widgets["data_center"]})
+        for typed in ("02", "DC-02", "https://dashboard-02.moengage.com/v4/"):
+            assert form_class(MultiDict({"data_center": typed})).validate(), typed
+        refused = form_class(MultiDict({"data_center": "07"}))
+        assert not refused.validate()
+        assert "01 (US)" in str(refused.errors["data_center"])  # the valid ones, named

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseNotifier
 
-from moengage_provider.exceptions import MoEngageValidationError
 from moengage_provider.payload import (
     InvalidBusinessEventError,
     attributes_from_rendered,
@@ -88,6 +87,8 @@ class MoEngageBusinessEventNotifier(PlainStringsStayPlain, BaseNotifier):
                 self.event_name, attributes_from_rendered(self.event_attributes), self.triggered_by
             )
         except InvalidBusinessEventError as err:
+            from moengage_provider.exceptions import MoEngageValidationError
+
             raise MoEngageValidationError(err.field, err.problem) from None
         once = self._idempotency_gate(context, prepared)
         if once is not None:

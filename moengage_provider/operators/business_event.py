@@ -13,32 +13,15 @@ import datetime as dt
 import time
 from collections.abc import Mapping, Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args
 
 from airflow.providers.common.compat.sdk import BaseOperator, conf
 
-from moengage_provider.delivery import (
-    Action,
-    DeliveryRecord,
-    DeliverySettings,
-    DeliveryStore,
-    Plan,
-    RecordStore,
-    TryResult,
-    after_attempt,
-    before_send,
-    payload_fingerprint,
-    plan_try,
-    utc_now_iso,
-)
-from moengage_provider.exceptions import MoEngageError, MoEngageRateLimitError, MoEngageValidationError
 from moengage_provider.links import MoEngageDashboardLink
-from moengage_provider.outcomes import Outcome
 from moengage_provider.payload import (
     InvalidBusinessEventError,
     PreparedTrigger,
     attributes_from_rendered,
-    check_against_declared,
     normalize_event_attributes,
     prepare_trigger,
     validate_event_name,
@@ -49,9 +32,12 @@ from moengage_provider.templating import PlainStringsStayPlain, is_literal
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from moengage_provider.delivery import DeliveryRecord, DeliverySettings, Plan, RecordStore, TryResult
+    from moengage_provider.exceptions import MoEngageRateLimitError
     from moengage_provider.hooks.moengage import MoEngageHook
     from moengage_provider.operators.create_event import CreateBusinessEventOperator, declared_attribute_types
     from moengage_provider.operators.rate_limit_wait import MAX_IN_WORKER_WAIT
+    from moengage_provider.outcomes import Outcome
 
 __all__ = [
     "MAX_IN_WORKER_WAIT",
@@ -62,6 +48,9 @@ __all__ = [
 
 IfOutcomeUnknown = Literal["resend", "skip", "fail", "check"]
 IfCheckInconclusive = Literal["fail", "resend", "skip"]
+#: The delivery record's policies (delivery.UNKNOWN_POLICIES, which a test keeps equal to this), checked
+#: at parse without importing the delivery state machine into every DAG file that uses the operator.
+_IF_OUTCOME_UNKNOWN: tuple[str, ...] = get_args(IfOutcomeUnknown)
 
 
 def _default_retry_policy() -> Any:
@@ -150,10 +139,12 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
         self.triggered_by = triggered_by
         self.moengage_conn_id = moengage_conn_id
         self.deduplicate = deduplicate
-        try:
-            DeliverySettings(if_outcome_unknown=if_outcome_unknown)
-        except ValueError as err:
-            raise ValueError(f"{type(self).__name__} {self.task_id!r}: {err}") from None
+        if if_outcome_unknown not in _IF_OUTCOME_UNKNOWN:
+            modes = ", ".join(repr(m) for m in _IF_OUTCOME_UNKNOWN)
+            raise ValueError(
+                f"{type(self).__name__} {self.task_id!r}: if_outcome_unknown must be one of {modes}, "
+                f"got {if_outcome_unknown!r}."
+            )
         if if_check_inconclusive not in ("fail", "resend", "skip"):
             raise ValueError(
                 f"{type(self).__name__} {self.task_id!r}: if_check_inconclusive must be 'fail', 'resend' or "
@@ -182,7 +173,9 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
         self._lineage_report = None  # issue 15: this try's lineage starts empty
         prepared = self.prepare_payload()
         if self.check_declared_attributes:
-            self._check_declared(prepared.body)
+            from moengage_provider.operators.create_event import check_declared
+
+            check_declared(self.hook, prepared.body)
         return self._deliver(context, prepared)
 
     def execute_after_rate_limit(self, context: Context, event: Any = None) -> dict[str, Any]:
@@ -196,34 +189,25 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
                 self.event_name, attributes_from_rendered(self.event_attributes), self.triggered_by
             )
         except InvalidBusinessEventError as err:
+            from moengage_provider.exceptions import MoEngageValidationError
+
             raise MoEngageValidationError(err.field, err.problem) from None
 
     def build_payload(self) -> dict[str, Any]:
         """The request body from the rendered fields; a bad value fails the task with nothing sent."""
         return self.prepare_payload().body
 
-    def _check_declared(self, body: dict[str, Any]) -> None:
-        """Compare with the event as declared in MoEngage; nothing is sent if they disagree."""
-        from moengage_provider.operators.create_event import declared_attribute_types
-
-        event = self.hook.get_business_event(body["event_name"])
-        if event is None:
-            raise MoEngageValidationError(
-                "event_name",
-                f"{body['event_name']!r} is not declared in this MoEngage workspace; create it first "
-                "(CreateBusinessEventOperator) or fix the name.",
-            )
-        try:
-            check_against_declared(body["event_attributes"], declared_attribute_types(event))
-        except InvalidBusinessEventError as err:
-            raise MoEngageValidationError(err.field, err.problem) from None
-
     @property
     def delivery_settings(self) -> DeliverySettings:
+        from moengage_provider.delivery import DeliverySettings
+
         return DeliverySettings(if_outcome_unknown=self.if_outcome_unknown, deduplicate=self.deduplicate)
 
     def _deliver(self, context: Context, prepared: PreparedTrigger) -> dict[str, Any]:
         """Ask the delivery record what this try does, do it, and report how the try ended, once."""
+        from moengage_provider.delivery import Action, DeliveryStore, TryResult, payload_fingerprint, plan_try
+        from moengage_provider.delivery_stores import state_store_for, warn_if_reruns_can_resend
+
         plan: Plan | None = None
         sent: list[Outcome] = []
         self._lineage_report = {"body": prepared.body}  # issue 15: completed in _try_finished
@@ -235,8 +219,6 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
             self._try_finished(TryResult(prepared.event_name, action, last, result, error, doubt))
 
         try:
-            from moengage_provider.delivery_stores import state_store_for, warn_if_reruns_can_resend
-
             store = DeliveryStore(state_store_for(context, self.log))
             warn_if_reruns_can_resend(store, self.log)
             settings = self.hook.settings  # a missing or unusable connection fails here, on the first try
@@ -272,7 +254,10 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
         sent: list[Outcome],
     ) -> dict[str, Any]:
         from moengage_provider import metrics
+        from moengage_provider.delivery import Action, Plan, after_attempt, before_send, utc_now_iso
+        from moengage_provider.exceptions import MoEngageError, MoEngageRateLimitError
         from moengage_provider.operators import in_doubt
+        from moengage_provider.outcomes import Outcome
 
         event_name = prepared.event_name
         previous = plan.previous

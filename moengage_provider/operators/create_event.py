@@ -17,6 +17,7 @@ from moengage_provider.exceptions import AirflowFailException, MoEngageValidatio
 from moengage_provider.links import MoEngageDashboardLink
 from moengage_provider.payload import (
     InvalidBusinessEventError,
+    check_against_declared,
     validate_attribute_types,
     validate_event_name,
     validate_triggered_by,
@@ -107,6 +108,22 @@ def declared_attribute_types(event: Mapping[str, Any]) -> dict[str, str]:
         if isinstance(item, Mapping) and isinstance(item.get("attribute_name"), str):
             declared[item["attribute_name"]] = str(item.get("attribute_data_type"))
     return declared
+
+
+def check_declared(hook: MoEngageHook, body: Mapping[str, Any]) -> None:
+    """``check_declared_attributes``: compare with the event as declared in MoEngage; nothing is sent if
+    they disagree (TriggerBusinessEventOperator calls this before sending)."""
+    event = hook.get_business_event(body["event_name"])
+    if event is None:
+        raise MoEngageValidationError(
+            "event_name",
+            f"{body['event_name']!r} is not declared in this MoEngage workspace; create it first "
+            "(CreateBusinessEventOperator) or fix the name.",
+        )
+    try:
+        check_against_declared(body["event_attributes"], declared_attribute_types(event))
+    except InvalidBusinessEventError as err:
+        raise MoEngageValidationError(err.field, err.problem) from None
 
 
 def _describe(attribute_types: Mapping[str, str]) -> str:

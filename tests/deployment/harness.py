@@ -11,6 +11,7 @@ wait is bounded and says which component did not come up, with the tail of its l
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
@@ -40,6 +41,56 @@ FINISHED = ("success", "failed")
 #: SQLite under four writing processes: wait for a lock (up to 90 s on a loaded machine) instead of failing at once.
 #: Read by every component through ``[database] sql_alchemy_connect_args`` (an import path).
 SQLITE_CONNECT_ARGS = {"timeout": 90}
+
+#: Process groups started by any Deployment in this process and not yet stopped. Each component runs
+#: in a session of its own (so that a stop reaches its task processes), which also means a signal to
+#: pytest alone never reaches them: _stop_orphans() kills them if pytest exits or is terminated before
+#: a fixture's stop() runs.
+_LIVE_GROUPS: set[int] = set()
+_ORPHAN_GUARD_INSTALLED = False
+
+
+def _stop_orphans(grace: float = 5.0) -> None:
+    """SIGTERM every live component group, SIGKILL what is left after ``grace`` seconds."""
+    groups = list(_LIVE_GROUPS)
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pgid in groups:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pgid, sig)
+        deadline = time.monotonic() + grace
+        while sig == signal.SIGTERM and time.monotonic() < deadline and any(_group_alive(g) for g in groups):
+            time.sleep(0.1)
+    _LIVE_GROUPS.difference_update(groups)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _on_terminate(signum: int, frame: Any) -> None:
+    """pytest was told to stop (CI's time limit, a kill): take the deployment down, then stop as asked."""
+    _stop_orphans()
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+
+
+def _install_orphan_guard() -> None:
+    global _ORPHAN_GUARD_INSTALLED
+    if _ORPHAN_GUARD_INSTALLED:
+        return
+    _ORPHAN_GUARD_INSTALLED = True
+    atexit.register(_stop_orphans)
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        # Only the main thread may set handlers; keep a handler someone else installed.
+        with contextlib.suppress(ValueError):
+            if signal.getsignal(signum) in (signal.SIG_DFL, None):
+                signal.signal(signum, _on_terminate)
 
 
 class DeploymentError(AssertionError):
@@ -192,6 +243,7 @@ class Deployment:
 
     # -- lifecycle --------------------------------------------------------------------------------
     def start(self) -> Deployment:
+        _install_orphan_guard()
         self._configure()
         self.dags_folder.mkdir(parents=True, exist_ok=True)
         for source in self.dag_sources:
@@ -306,6 +358,7 @@ class Deployment:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+        _LIVE_GROUPS.add(component.process.pid)
         self.components[name] = component
         return component
 
@@ -372,6 +425,7 @@ class Deployment:
         for process in processes:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
+            _LIVE_GROUPS.discard(process.pid)
 
     def restart_component(self, name: str) -> Component:
         component = self.components[name]

@@ -29,7 +29,7 @@ SCENARIO_TIMEOUT = 900
 #: Checks run for a ``connection`` block: every AIRFLOW_CONN_* just exported must resolve.
 CHECK_CONNECTIONS = r"""
 import os, sys
-from airflow.sdk import BaseHook
+from airflow.providers.common.compat.sdk import BaseHook
 for name in sys.argv[1:]:
     conn_id = name.removeprefix("AIRFLOW_CONN_").lower()
     conn = BaseHook.get_connection(conn_id)

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import DAGS_FOLDER, REPO, airflow_env, requires_airflow_3_3
+from tests.conftest import DAGS_FOLDER, REPO, airflow_env
 
 pytest.importorskip(
     "airflow.providers.openlineage", reason="needs apache-airflow-providers-openlineage (the extra)"
@@ -68,7 +68,6 @@ def catalog(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
-@requires_airflow_3_3
 @pytest.mark.moengage_sandbox(permissive=False, events=DECLARED_EVENTS)
 def test_sample_dag_lineage_runs_from_the_catalog_table_to_the_business_event(
     sample_dags_folder: Path, catalog: Path, moengage_sandbox, tmp_path: Path
@@ -102,7 +101,6 @@ def test_sample_dag_lineage_runs_from_the_catalog_table_to_the_business_event(
     assert_no_secret(events_file.read_text(), moengage_sandbox.workspace_id, moengage_sandbox.api_key)
 
 
-@requires_airflow_3_3
 @pytest.mark.moengage_sandbox(permissive=False, events=DECLARED_EVENTS)
 def test_the_notifier_shows_the_event_as_an_output_of_the_task_it_is_attached_to(
     sample_dags_folder: Path, moengage_sandbox, tmp_path: Path
@@ -123,13 +121,13 @@ def test_the_notifier_shows_the_event_as_an_output_of_the_task_it_is_attached_to
 
 SOURCE = """
 import datetime
-from airflow.sdk import DAG, Asset
+from airflow.providers.common.compat.sdk import DAG, Asset
 from moengage_provider.operators.business_event import TriggerBusinessEventOperator
 
 with DAG("{dag_id}", schedule=None, start_date=datetime.datetime(2024, 1, 1), catchup=False) as dag:
     opted_in = TriggerBusinessEventOperator(
         task_id="opted_in", event_name="PriceDrop", event_attributes={{"sku": "B2", "price": 9.5}},
-        lineage_include_values=True, inlets=[Asset(name="prices", uri="file:///data/prices.csv")],
+        lineage_include_values=True, inlets=[Asset(uri="file:///data/prices.csv")],
     )
     refused = TriggerBusinessEventOperator(
         task_id="refused", event_name="PriceDrop", event_attributes={{"sku": "C3"}},
@@ -139,7 +137,6 @@ with DAG("{dag_id}", schedule=None, start_date=datetime.datetime(2024, 1, 1), ca
 """
 
 
-@requires_airflow_3_3
 def test_values_only_on_opt_in_and_a_refusal_carries_status_and_request_id(
     airflow_db: Path, moengage_sandbox, monkeypatch, tmp_path: Path
 ):

@@ -20,14 +20,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DAGS_FOLDER, REPO, airflow_env, requires_airflow_3_3
+from tests.conftest import DAGS_FOLDER, REPO, airflow_env
 
 #: Airflow puts its ``[metrics] statsd_prefix`` (set to ``airflow`` below) before every name.
 PREFIX = "airflow.moengage.business_event."
 
 SOURCE = """
 import datetime
-from airflow.sdk import DAG
+from airflow.providers.common.compat.sdk import DAG
 from moengage_provider.operators.business_event import TriggerBusinessEventOperator
 
 
@@ -138,7 +138,6 @@ def metrics_env(port: int) -> dict[str, str]:
     }
 
 
-@requires_airflow_3_3
 def test_outcomes_arrive_as_statsd_metrics_tagged_by_event_and_data_center(
     airflow_db: Path, moengage_sandbox, monkeypatch, statsd: StatsdListener
 ):

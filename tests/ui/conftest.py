@@ -71,6 +71,11 @@ def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
     """A fresh browser context per test; on failure, a screenshot of the page goes to test-artifacts/."""
     context = browser.new_context(viewport={"width": 1280, "height": 1000}, locale="en-US")
     context.set_default_timeout(20_000)
+    # expect() has its own deadline (5 s by default): a loaded machine's webserver takes longer to answer
+    # a form's POST, so assertions get the same bound as actions.
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=20_000)
     page = context.new_page()
     try:
         yield page

@@ -116,7 +116,8 @@ def test_fab_form_relabels_hides_and_stores_the_moengage_fields(webserver: str, 
     page.fill("#login", "fab-workspace")
     page.fill("#password", "fab-key")
     data_center.fill("02")
-    page.locator("input[type=submit][value=Save], button[type=submit]").first.click()
+    with page.expect_navigation():
+        page.locator("input[type=submit][value=Save], button[type=submit]").first.click()
     expect(page.get_by_text("Added Row")).to_be_visible()
 
     stored = _stored(conn_id)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from airflow.sdk import DAG
+from airflow.providers.common.compat.sdk import DAG
 
 from moengage_provider.operators.business_event import TriggerBusinessEventOperator
 

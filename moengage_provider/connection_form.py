@@ -41,13 +41,12 @@ def connection_form_widgets() -> dict[str, Any]:
         schema = spec.get("schema", {})
         description = spec.get("description", "")
         validators: list[Any] = [Optional()]
-        if name == "data_center" and not AIRFLOW_V_3_0_PLUS:
-            # Airflow 2's form is free text: accept what the hook accepts (01, DC-01, a dashboard URL).
-            validators.append(_data_center_validator)
+        if "enum" in schema:
             description = f"{description} One of: {', '.join(schema['enum'])}."
-        elif "enum" in schema:  # 3.0/3.1 turn it into a dropdown of these values
-            validators.append(any_of(schema["enum"]))
-            description = f"{description} One of: {', '.join(schema['enum'])}."
+            # 3.0/3.1 turn any_of into a dropdown of these values; Airflow 2's form is free text, so
+            # its data center accepts what the hook accepts (01, DC-01, a dashboard URL).
+            free_text = name == "data_center" and not AIRFLOW_V_3_0_PLUS
+            validators.append(_data_center_validator if free_text else any_of(schema["enum"]))
         default = schema.get("default")
         widgets[name] = StringField(
             lazy_gettext(spec.get("label", name)),

@@ -37,7 +37,7 @@ test-version: install
 
 # What the middle release lines (3.0, 3.1, 3.2) run in CI: the operator (reruns, rate limits), the
 # hook, the sample DAGs, the provider's registration and the sandbox's pytest fixture.
-MATRIX_TESTS := tests/operators tests/hooks tests/dags tests/test_provider.py tests/test_version_compat.py tests/testing/test_sandbox_plugin.py tests/testing/test_sandbox_fixture.py
+MATRIX_TESTS := tests/operators tests/hooks tests/dags tests/test_provider.py tests/testing/test_sandbox_plugin.py tests/testing/test_sandbox_fixture.py
 
 ## The middle release lines of the CI matrix (README: Versions); 3.3 is `make test`, 2.11 `make test-floor`.
 test-matrix: install

@@ -49,14 +49,14 @@ def get_provider_info() -> dict[str, Any]:
             {"integration-name": "MoEngage", "python-modules": ["moengage_provider.operators.business_event"]}
         ],
         "notifications": ["moengage_provider.notifications.moengage.MoEngageBusinessEventNotifier"],
-        "extra-links": ["moengage_provider.links.MoEngageDashboardLink"],
+        "extra-links": ["moengage_provider.operators.links.MoEngageDashboardLink"],
         # Lineage: ``moengage://`` asset URIs (a business event) become the OpenLineage dataset the
         # operator reports; the notifier reports through them (docs/observability.md).
         "asset-uris": [
             {
                 "schemes": ["moengage"],
                 "handler": None,
-                "to_openlineage_converter": "moengage_provider.lineage.asset_to_openlineage",
+                "to_openlineage_converter": "moengage_provider.observability.lineage.asset_to_openlineage",
             }
         ],
         "connection-types": [

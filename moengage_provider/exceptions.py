@@ -8,8 +8,8 @@ Errors this provider raises, one class per decision an on-call engineer (or Airf
 - :class:`MoEngageConnectionError`: no answer; ``outcome_unknown`` says whether the body went out.
 - :class:`MoEngageConfigurationError` / :class:`MoEngageValidationError`: fixed by the user, never by a retry.
 
-Every one carries ``outcome`` (:class:`~moengage_provider.outcomes.Outcome`: not delivered, delivered,
-unknown) from the one table in :mod:`moengage_provider.outcomes`, so no error reaches the operator
+Every one carries ``outcome`` (:class:`~moengage_provider.api.outcomes.Outcome`: not delivered, delivered,
+unknown) from the one table in :mod:`moengage_provider.api.outcomes`, so no error reaches the operator
 unclassified; ``outcome_unknown`` is ``outcome is Outcome.UNKNOWN``.
 """
 
@@ -20,7 +20,7 @@ from typing import Any
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
-from moengage_provider.outcomes import Failure, Outcome, for_failure, for_status
+from moengage_provider.api.outcomes import Failure, Outcome, for_failure, for_status
 
 #: Statuses where resending the same request can succeed: everything else in 4xx fails at once.
 RETRYABLE_CLIENT_STATUSES = frozenset({408, 425, 429})

@@ -24,8 +24,7 @@ TARGETS = {
 LAZY_PREFIXES = (
     "openlineage",
     "airflow.providers.openlineage",
-    "moengage_provider.lineage",
-    "moengage_provider.metrics",
+    "moengage_provider.observability",
 )
 
 _CHILD = r"""

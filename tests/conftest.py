@@ -81,7 +81,7 @@ VERSION_GAPS = [
     ),
     (
         AIRFLOW_3_PLUS and not AIRFLOW_3_1_PLUS,
-        "tests/lineage/test_openlineage_events.py",
+        "tests/observability/test_openlineage_events.py",
         "3.0's `airflow dags test` fails with the OpenLineage listener on (DetachedInstanceError on"
         " DagRun.task_instances_histories, in Airflow's own run code)",
     ),

@@ -17,7 +17,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from moengage_provider.data_centers import (
+from moengage_provider.api.data_centers import (
     InvalidDataCenterError,
     api_base_url,
     normalize_data_center,

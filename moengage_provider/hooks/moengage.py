@@ -4,7 +4,7 @@ MoEngageHook: an Airflow connection in, MoEngage Business Events API calls out.
 The hook knows HTTP and MoEngage's wire format: the base URL (data center or host override), Basic
 auth, one reused ``requests`` session built by the HTTP provider's ``HttpHook``, timeouts, the retry
 that is safe to do here (nothing was sent), and MoEngage's error bodies turned into our exceptions.
-Reading the connection's fields is ``hooks/connection.py``; the wire format is ``hooks/wire.py``;
+Reading the connection's fields is ``hooks/connection.py``; the wire format is ``hooks/responses.py``;
 preparing each endpoint's POST once (not per request, as ``Session.post`` does) is
 ``hooks/prepared_post.py``.
 """
@@ -23,6 +23,12 @@ from airflow.providers.common.compat.sdk import BaseHook, Connection
 from airflow.providers.http.hooks.http import HttpHook
 
 from moengage_provider import __version__
+from moengage_provider.api.payload import (
+    InvalidBusinessEventError,
+    PreparedTrigger,
+    encode_body,
+    prepare_trigger,
+)
 from moengage_provider.exceptions import (
     MoEngageApiError,
     MoEngageClientError,
@@ -41,8 +47,7 @@ from moengage_provider.hooks.connection import (
     resolve_connection,
 )
 from moengage_provider.hooks.prepared_post import PreparedPost
-from moengage_provider.hooks.wire import error_for_failure, hook_may_resend, parse_response
-from moengage_provider.payload import InvalidBusinessEventError, PreparedTrigger, encode_body, prepare_trigger
+from moengage_provider.hooks.responses import error_for_failure, hook_may_resend, parse_response
 
 if TYPE_CHECKING:
     from requests import Session
@@ -108,13 +113,13 @@ class MoEngageHook(BaseHook):
     # Airflow before 3.2 builds the connection form from these (3.2+ reads provider info instead).
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
-        from moengage_provider.connection_form import connection_form_widgets
+        from moengage_provider.hooks.connection_form import connection_form_widgets
 
         return connection_form_widgets()
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        from moengage_provider.connection_form import ui_field_behaviour
+        from moengage_provider.hooks.connection_form import ui_field_behaviour
 
         return ui_field_behaviour()
 
@@ -157,7 +162,7 @@ class MoEngageHook(BaseHook):
 
     def dashboard_url(self) -> str | None:
         """The workspace's MoEngage campaigns page, when the connection names a data center."""
-        from moengage_provider.data_centers import dashboard_campaigns_url
+        from moengage_provider.api.data_centers import dashboard_campaigns_url
 
         data_center = self.settings.data_center
         return dashboard_campaigns_url(data_center) if data_center else None
@@ -188,7 +193,7 @@ class MoEngageHook(BaseHook):
 
     def send_prepared_trigger(self, prepared: PreparedTrigger) -> dict[str, Any]:
         """
-        Send a trigger already validated and encoded by :func:`~moengage_provider.payload.prepare_trigger`.
+        Send a trigger already validated and encoded by :func:`~moengage_provider.api.payload.prepare_trigger`.
 
         The operator and the notifier validate once and send the same bytes through here; direct
         callers use :meth:`trigger_business_event`, which validates.
@@ -270,7 +275,7 @@ class MoEngageHook(BaseHook):
         """
         POST a JSON body and return the parsed JSON answer, or raise one of our exceptions.
 
-        Every error carries its ``outcome`` from :mod:`moengage_provider.outcomes`; the hook resends
+        Every error carries its ``outcome`` from :mod:`moengage_provider.api.outcomes`; the hook resends
         within the call only where that table says nothing was delivered and the cause may pass
         (refused, DNS, connect timeout, 503...). Anything else is raised at once so that Airflow
         decides, and the operator can record it.
@@ -329,7 +334,7 @@ def _explain_auth_failure(err: MoEngageClientError, settings: MoEngageConnection
     if err.status == 401 and "APP_ID" in details:
         where = settings.host
         if settings.data_center and not settings.host_override:
-            from moengage_provider.data_centers import DATA_CENTERS
+            from moengage_provider.api.data_centers import DATA_CENTERS
 
             where = (
                 f"data center {settings.data_center} ({DATA_CENTERS[settings.data_center]}, {settings.host})"

@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseNotifier
 
-from moengage_provider.payload import (
+from moengage_provider.api.payload import (
     InvalidBusinessEventError,
     attributes_from_rendered,
     prepare_trigger,
 )
-from moengage_provider.templating import PlainStringsStayPlain
+from moengage_provider.operators.templating import PlainStringsStayPlain
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -39,7 +39,7 @@ class MoEngageBusinessEventNotifier(PlainStringsStayPlain, BaseNotifier):
     :param triggered_by: Email shown in MoEngage as who fired the event. Templated.
     :param moengage_conn_id: Airflow connection of type ``moengage``.
     :param idempotency_key: Announce once per business fact (Airflow 3.3+): as on the operator, but the
-        task must list ``business_event_asset(event_name)`` (``moengage_provider.idempotency``) among its
+        task must list ``business_event_asset(event_name)`` (``moengage_provider.delivery.idempotency``) among its
         outlets, where the deliveries are recorded. A repeat is logged and not sent. Templated.
     """
 
@@ -92,14 +92,14 @@ class MoEngageBusinessEventNotifier(PlainStringsStayPlain, BaseNotifier):
             raise MoEngageValidationError(err.field, err.problem) from None
         once = self._idempotency_gate(context, prepared)
         if once is not None:
-            from moengage_provider.idempotency import _skip_exception
+            from moengage_provider.delivery.idempotency import _skip_exception
 
             try:
                 once.check()
             except _skip_exception() as skip:
                 self.log.info("%s", skip)
                 return
-        from moengage_provider import metrics
+        from moengage_provider.observability import metrics
 
         # Observability (issue 15): metrics for the request; the event as the task's lineage output.
         report: dict[str, Any] = {}
@@ -107,7 +107,7 @@ class MoEngageBusinessEventNotifier(PlainStringsStayPlain, BaseNotifier):
             with metrics.trigger_request(prepared.event_name, self.hook.settings.data_center, report):
                 self.hook.send_prepared_trigger(prepared)
         finally:
-            from moengage_provider.lineage import report_hook_lineage
+            from moengage_provider.observability.lineage import report_hook_lineage
 
             report_hook_lineage(self.hook, prepared.body, report)
         if once is not None:
@@ -116,8 +116,8 @@ class MoEngageBusinessEventNotifier(PlainStringsStayPlain, BaseNotifier):
     def _idempotency_gate(self, context: Context, prepared: Any) -> Any:
         if self.idempotency_key is None:
             return None
-        from moengage_provider.delivery import payload_fingerprint
-        from moengage_provider.idempotency import IdempotencyGate
+        from moengage_provider.delivery.idempotency import IdempotencyGate
+        from moengage_provider.delivery.record import payload_fingerprint
 
         settings = self.hook.settings
         fingerprint = payload_fingerprint(

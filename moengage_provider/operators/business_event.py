@@ -17,8 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args
 
 from airflow.providers.common.compat.sdk import BaseOperator, conf
 
-from moengage_provider.links import MoEngageDashboardLink
-from moengage_provider.payload import (
+from moengage_provider.api.payload import (
     InvalidBusinessEventError,
     PreparedTrigger,
     attributes_from_rendered,
@@ -27,17 +26,24 @@ from moengage_provider.payload import (
     validate_event_name,
     validate_triggered_by,
 )
-from moengage_provider.templating import PlainStringsStayPlain, is_literal
+from moengage_provider.operators.links import MoEngageDashboardLink
+from moengage_provider.operators.templating import PlainStringsStayPlain, is_literal
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from moengage_provider.delivery import DeliveryRecord, DeliverySettings, Plan, RecordStore, TryResult
+    from moengage_provider.api.outcomes import Outcome
+    from moengage_provider.delivery.rate_limit_wait import MAX_IN_WORKER_WAIT
+    from moengage_provider.delivery.record import (
+        DeliveryRecord,
+        DeliverySettings,
+        Plan,
+        RecordStore,
+        TryResult,
+    )
     from moengage_provider.exceptions import MoEngageRateLimitError
     from moengage_provider.hooks.moengage import MoEngageHook
     from moengage_provider.operators.create_event import CreateBusinessEventOperator, declared_attribute_types
-    from moengage_provider.operators.rate_limit_wait import MAX_IN_WORKER_WAIT
-    from moengage_provider.outcomes import Outcome
 
 __all__ = [
     "MAX_IN_WORKER_WAIT",
@@ -55,7 +61,7 @@ _IF_OUTCOME_UNKNOWN: tuple[str, ...] = get_args(IfOutcomeUnknown)
 
 def _default_retry_policy() -> Any:
     try:
-        from moengage_provider.retry_policy import MoEngageRetryPolicy
+        from moengage_provider.delivery.retry_policy import MoEngageRetryPolicy
     except ImportError:  # Airflow < 3.3 has no RetryPolicy: plain retries apply.
         return None
     return MoEngageRetryPolicy()
@@ -124,7 +130,7 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
         **kwargs: Any,
     ) -> None:
         if idempotency_key is not None:
-            from moengage_provider.idempotency import with_event_asset
+            from moengage_provider.delivery.idempotency import with_event_asset
 
             kwargs["outlets"] = with_event_asset(kwargs.get("outlets"), event_name, kwargs.get("task_id"))
         if kwargs.get("retry_policy") is None:
@@ -199,14 +205,20 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
 
     @property
     def delivery_settings(self) -> DeliverySettings:
-        from moengage_provider.delivery import DeliverySettings
+        from moengage_provider.delivery.record import DeliverySettings
 
         return DeliverySettings(if_outcome_unknown=self.if_outcome_unknown, deduplicate=self.deduplicate)
 
     def _deliver(self, context: Context, prepared: PreparedTrigger) -> dict[str, Any]:
         """Ask the delivery record what this try does, do it, and report how the try ended, once."""
-        from moengage_provider.delivery import Action, DeliveryStore, TryResult, payload_fingerprint, plan_try
-        from moengage_provider.delivery_stores import state_store_for, warn_if_reruns_can_resend
+        from moengage_provider.delivery.record import (
+            Action,
+            DeliveryStore,
+            TryResult,
+            payload_fingerprint,
+            plan_try,
+        )
+        from moengage_provider.delivery.stores import state_store_for, warn_if_reruns_can_resend
 
         plan: Plan | None = None
         sent: list[Outcome] = []
@@ -235,7 +247,7 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
 
     def _try_finished(self, result: TryResult) -> None:
         """The one place where a try's final outcome is known (metrics and lineage attach here)."""
-        from moengage_provider import metrics
+        from moengage_provider.observability import metrics
 
         # The connection's settings, if this try got that far (a missing connection is not re-read).
         settings = vars(self.hook).get("settings") if "hook" in vars(self) else None
@@ -253,11 +265,11 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
         prepared: PreparedTrigger,
         sent: list[Outcome],
     ) -> dict[str, Any]:
-        from moengage_provider import metrics
-        from moengage_provider.delivery import Action, Plan, after_attempt, before_send, utc_now_iso
+        from moengage_provider.api.outcomes import Outcome
+        from moengage_provider.delivery import in_doubt
+        from moengage_provider.delivery.record import Action, Plan, after_attempt, before_send, utc_now_iso
         from moengage_provider.exceptions import MoEngageError, MoEngageRateLimitError
-        from moengage_provider.operators import in_doubt
-        from moengage_provider.outcomes import Outcome
+        from moengage_provider.observability import metrics
 
         event_name = prepared.event_name
         previous = plan.previous
@@ -272,13 +284,13 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
             return previous.result or {}
         once = None
         if self.idempotency_key is not None:
-            from moengage_provider.idempotency import IdempotencyGate
+            from moengage_provider.delivery.idempotency import IdempotencyGate
 
             once = IdempotencyGate(context, self.idempotency_key, event_name, fingerprint, self.log)
             once.check()  # the same announcement by any earlier task instance: skip (or fail)
         check = None
         if self.if_outcome_unknown == "check":
-            from moengage_provider.counters_check import OutcomeCheck
+            from moengage_provider.delivery.counters import OutcomeCheck
 
             check = OutcomeCheck(context.get("task_state_store"), self.hook, event_name, self.log)
         if plan.payload_changed_since_delivery and previous is not None:
@@ -343,7 +355,7 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
         record: DeliveryRecord | None = None,
     ) -> None:
         """Wait out a 429: defer, sleep here when short (this module's ``time``), or retry later."""
-        from moengage_provider.operators.rate_limit_wait import seconds_to_sleep
+        from moengage_provider.delivery.rate_limit_wait import seconds_to_sleep
 
         time.sleep(seconds_to_sleep(self, context, err, rate_limited_since, record))
 
@@ -351,7 +363,7 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """The business event as the output dataset, the task's inlets as inputs (lineage.py)."""
-        from moengage_provider.lineage import operator_lineage
+        from moengage_provider.observability.lineage import operator_lineage
 
         return operator_lineage(
             self._lineage_report,
@@ -382,7 +394,7 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
 _MOVED = {
     "CreateBusinessEventOperator": "moengage_provider.operators.create_event",
     "declared_attribute_types": "moengage_provider.operators.create_event",
-    "MAX_IN_WORKER_WAIT": "moengage_provider.operators.rate_limit_wait",
+    "MAX_IN_WORKER_WAIT": "moengage_provider.delivery.rate_limit_wait",
 }
 
 

@@ -13,16 +13,16 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseOperator
 
-from moengage_provider.exceptions import AirflowFailException, MoEngageValidationError
-from moengage_provider.links import MoEngageDashboardLink
-from moengage_provider.payload import (
+from moengage_provider.api.payload import (
     InvalidBusinessEventError,
     check_against_declared,
     validate_attribute_types,
     validate_event_name,
     validate_triggered_by,
 )
-from moengage_provider.templating import PlainStringsStayPlain, is_literal
+from moengage_provider.exceptions import AirflowFailException, MoEngageValidationError
+from moengage_provider.operators.links import MoEngageDashboardLink
+from moengage_provider.operators.templating import PlainStringsStayPlain, is_literal
 
 if TYPE_CHECKING:
     from airflow.sdk import Context

@@ -77,9 +77,9 @@ def child_overhead(cfg: dict[str, Any]) -> dict[str, Any]:
     import requests
     from airflow.sdk import DAG
 
+    from moengage_provider.api.payload import build_trigger_payload, encode_body
     from moengage_provider.hooks.moengage import TRIGGER_ENDPOINT, MoEngageHook
     from moengage_provider.operators.business_event import TriggerBusinessEventOperator
-    from moengage_provider.payload import build_trigger_payload, encode_body
 
     event, attributes, triggered_by = RENDERED
     body = encode_body(build_trigger_payload(event, attributes, triggered_by))

@@ -7,14 +7,14 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
-#: What is counted: the attribute validation and the body encoding of ``moengage_provider.payload``.
+#: What is counted: the attribute validation and the body encoding of ``moengage_provider.api.payload``.
 COUNTED = {"validations": "normalize_event_attributes", "encodings": "encode_body"}
 
 
 @contextlib.contextmanager
 def counting_passes() -> Iterator[dict[str, int]]:
     """Count calls of the payload's validation and encoding, under every name a provider module holds."""
-    import moengage_provider.payload as payload
+    import moengage_provider.api.payload as payload
 
     counts = dict.fromkeys(COUNTED, 0)
     patched: list[tuple[Any, str, Any]] = []

@@ -56,7 +56,7 @@ def install_probe(probe: Probe) -> None:
     import airflow.sdk.definitions.dag as dag_module
 
     import moengage_provider.operators.business_event as business_event
-    from moengage_provider.delivery import DeliveryStore
+    from moengage_provider.delivery.record import DeliveryStore
     from moengage_provider.hooks.moengage import MoEngageHook
 
     operator = business_event.TriggerBusinessEventOperator

@@ -91,7 +91,7 @@ def test_unknown_outcome_on_the_last_try_says_no_retry_follows(fire_dag, moengag
 
 @requires_airflow_3_3
 def test_retry_policy_says_nothing_when_no_retries_are_left():
-    from moengage_provider.retry_policy import MoEngageRetryPolicy
+    from moengage_provider.delivery.retry_policy import MoEngageRetryPolicy
 
     error = MoEngageServerError(status=502, endpoint="/v1.0/business_event/trigger")
     policy = MoEngageRetryPolicy()

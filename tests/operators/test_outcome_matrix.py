@@ -1,5 +1,5 @@
 """
-The whole outcomes matrix, generated from the one table (moengage_provider/outcomes.py): one
+The whole outcomes matrix, generated from the one table (moengage_provider/api/outcomes.py): one
 representative of every status class of every row and every failure kind that real HTTP can produce,
 x the three ``if_outcome_unknown`` settings x ``deduplicate``; each through real task tries (real
 Airflow on SQLite, ``dag.test()``) against the sandbox behind a front that misbehaves on the first try
@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from moengage_provider.outcomes import (
+from moengage_provider.api.outcomes import (
     FAILS_NOW,
     RULES,
     WAITS,

@@ -9,8 +9,8 @@ import uuid
 
 import pytest
 
+from moengage_provider.api.rate_limits import next_window_start
 from moengage_provider.exceptions import MoEngageRateLimitWait, MoEngageServerError
-from moengage_provider.rate_limits import next_window_start
 from tests.conftest import AIRFLOW_3_3_PLUS, requires_airflow_3_3
 from tests.dagrun import run_dag
 
@@ -125,7 +125,7 @@ def test_retry_after_header_is_honoured(chain_dag, moengage_sandbox, capfd):
 
 @requires_airflow_3_3
 def test_retry_policy_retries_a_long_rate_limit_wait_exactly_when_the_window_reopens():
-    from moengage_provider.retry_policy import MoEngageRetryPolicy
+    from moengage_provider.delivery.retry_policy import MoEngageRetryPolicy
 
     policy = MoEngageRetryPolicy()
     decision = policy.evaluate(MoEngageRateLimitWait("wait", wait_seconds=754.0), try_number=1, max_tries=3)
@@ -139,8 +139,8 @@ def test_retry_policy_retries_a_long_rate_limit_wait_exactly_when_the_window_reo
 
 @requires_airflow_3_3
 def test_operator_uses_the_retry_policy_by_default():
+    from moengage_provider.delivery.retry_policy import MoEngageRetryPolicy
     from moengage_provider.operators.business_event import TriggerBusinessEventOperator
-    from moengage_provider.retry_policy import MoEngageRetryPolicy
 
     op = TriggerBusinessEventOperator(task_id="t", event_name="E", event_attributes={})
     assert isinstance(op.retry_policy, MoEngageRetryPolicy)
@@ -177,7 +177,7 @@ def test_next_window_is_the_top_of_the_next_hour():
 
 
 def test_wait_follows_retry_after_with_only_a_small_jitter():
-    from moengage_provider.rate_limits import rate_limit_wait
+    from moengage_provider.api.rate_limits import rate_limit_wait
 
     now = dt.datetime(2026, 11, 26, 13, 47, 12, tzinfo=dt.timezone.utc)
     for _ in range(50):

@@ -1,7 +1,7 @@
 """Reruns, clears and unknown outcomes never send the same event twice, on every Airflow version.
 
 Airflow 3.3+ keeps the delivery record in the task state store, older Airflow in a Variable
-(moengage_provider.delivery_stores); the guarantee a user sees is the same.
+(moengage_provider.delivery.stores); the guarantee a user sees is the same.
 """
 
 from __future__ import annotations
@@ -118,8 +118,8 @@ def test_failure_known_to_deliver_nothing_leaves_no_doubt(rerun_dag, moengage_sa
 def test_without_a_task_state_store_the_record_is_a_variable_and_said_so(rerun_dag, moengage_sandbox):
     from airflow.models.variable import Variable
 
-    from moengage_provider.delivery import STORE_KEY
-    from moengage_provider.delivery_stores import VariableStateStore
+    from moengage_provider.delivery.record import STORE_KEY
+    from moengage_provider.delivery.stores import VariableStateStore
 
     dag = rerun_dag()
     result = run_dag(dag)

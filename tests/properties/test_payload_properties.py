@@ -1,5 +1,5 @@
 """
-Properties of payload.py over whole input spaces (hypothesis): any Python value gives a body that a
+Properties of api/payload.py over whole input spaces (hypothesis): any Python value gives a body that a
 strict JSON reader takes, or an InvalidBusinessEventError naming the field; never another exception.
 """
 
@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from moengage_provider.payload import (
+from moengage_provider.api.payload import (
     INT_MAX,
     INT_MIN,
     InvalidBusinessEventError,

@@ -12,13 +12,13 @@ import pytest
 from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
+from moengage_provider.api.payload import InvalidBusinessEventError, prepare_trigger
 from moengage_provider.exceptions import MoEngageValidationError
 from moengage_provider.hooks.moengage import MoEngageHook
-from moengage_provider.payload import InvalidBusinessEventError, prepare_trigger
 
 # Values: every code point JSON over UTF-8 can carry (controls included; no lone surrogates, no NUL).
 TEXT = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=30)
-# Names and keys: visible characters, as payload.py asks.
+# Names and keys: visible characters, as api/payload.py asks.
 NAME = st.text(
     st.characters(exclude_categories=("Cs", "Cc", "Cf", "Zl", "Zp")), min_size=1, max_size=20
 ).filter(lambda text: text.strip() == text and text.strip())

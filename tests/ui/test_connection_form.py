@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 import moengage_provider
-from moengage_provider.data_centers import DATA_CENTERS, normalize_data_center
+from moengage_provider.api.data_centers import DATA_CENTERS, normalize_data_center
 from moengage_provider.testing import MoEngageSandbox
 from tests.ui.support import ARTIFACTS, ApiServer
 

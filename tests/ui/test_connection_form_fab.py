@@ -1,7 +1,7 @@
 """
 The MoEngage connection form on Airflow 2's Flask AppBuilder UI: ``airflow webserver`` + headless
 Debian Chromium. Airflow 2 builds the form from the hook's ``get_connection_form_widgets`` and
-``get_ui_field_behaviour`` (moengage_provider.connection_form), not from provider info.
+``get_ui_field_behaviour`` (moengage_provider.hooks.connection_form), not from provider info.
 
 Screenshot: ``test-artifacts/moengage-connection-form-fab.png``.
 """

@@ -14,8 +14,7 @@ from tests.conftest import airflow_env
 LAZY = (
     "openlineage",
     "airflow.providers.openlineage",
-    "moengage_provider.lineage",
-    "moengage_provider.metrics",
+    "moengage_provider.observability",
 )
 #: What only a running task needs: a DAG parse never calls MoEngage nor decides a delivery.
 RUN_TIME = (
@@ -23,7 +22,7 @@ RUN_TIME = (
     "airflow.providers.http",
     "moengage_provider.hooks",
     "moengage_provider.delivery",
-    "moengage_provider.outcomes",
+    "moengage_provider.api.outcomes",
     "moengage_provider.exceptions",
 )
 

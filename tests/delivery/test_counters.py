@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from moengage_provider.counters_check import VERDICTS, Counters, judge, read_counters, settle_seconds
+from moengage_provider.delivery.counters import VERDICTS, Counters, judge, read_counters, settle_seconds
 from moengage_provider.testing import MoEngageSandbox
 
 

@@ -19,7 +19,7 @@ the DAG run (delete them with ``airflow variables delete`` when a run is no long
 record holds no secret: a SHA-256 fingerprint, the event name, timestamps and MoEngage's answer.
 
 :class:`VariableStateStore` has the accessor interface of ``task_state_store`` (``get``/``set``/
-``delete`` of JSON values, scoped to one task instance), so :class:`~moengage_provider.delivery.DeliveryStore`
+``delete`` of JSON values, scoped to one task instance), so :class:`~moengage_provider.delivery.record.DeliveryStore`
 takes either; :func:`state_store_for` picks one for the running Airflow.
 """
 
@@ -30,7 +30,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from moengage_provider.version_compat import has, warn_degraded_once
+from moengage_provider.hooks.version_compat import has, warn_degraded_once
 
 VARIABLE_PREFIX = "moengage_provider.delivery."
 

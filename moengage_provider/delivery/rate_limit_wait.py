@@ -9,13 +9,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
+from moengage_provider.api.rate_limits import LIMITS_TEXT, format_duration, rate_limit_wait
 from moengage_provider.exceptions import AirflowFailException, MoEngageRateLimitError, MoEngageRateLimitWait
-from moengage_provider.rate_limits import LIMITS_TEXT, format_duration, rate_limit_wait
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from moengage_provider.delivery import DeliveryRecord
+    from moengage_provider.delivery.record import DeliveryRecord
     from moengage_provider.operators.business_event import TriggerBusinessEventOperator
 
 #: A rate-limit wait shorter than this may sleep in the worker when the task is not deferrable.
@@ -49,7 +49,7 @@ def seconds_to_sleep(
             "Spread triggers out, batch items into fewer events, or raise max_rate_limit_wait. "
             f"{nothing}"
         )
-    from moengage_provider import metrics
+    from moengage_provider.observability import metrics
 
     metrics.rate_limit_wait(op.event_name, op.hook.settings.data_center, seconds)  # issue 15
     how = (

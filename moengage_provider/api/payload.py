@@ -19,13 +19,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from moengage_provider.text_fields import (
+from moengage_provider.api.text_fields import (
     InvalidBusinessEventError,
     validate_event_name,
     validate_triggered_by,
 )
-from moengage_provider.text_fields import plain_text as _plain_text
-from moengage_provider.text_fields import short as _short
+from moengage_provider.api.text_fields import plain_text as _plain_text
+from moengage_provider.api.text_fields import short as _short
 
 __all__ = [
     "ATTRIBUTE_TYPES",

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit
 
-from moengage_provider.data_centers import api_base_url
+from moengage_provider.api.data_centers import api_base_url
 
 if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
@@ -36,7 +36,7 @@ RUN_FACET_KEY = "moengage_businessEvent"
 ASSET_SCHEME = "moengage"
 
 #: How the delivery ended, as the facet's ``outcome`` says it (the first five are the outcomes of a
-#: trigger call, as in moengage_provider.metrics.outcome_of).
+#: trigger call, as in moengage_provider.observability.metrics.outcome_of).
 OUTCOMES = {
     "delivered": "MoEngage answered 2xx: the event was accepted",
     "unknown": "MoEngage may or may not have taken the event (timeout, dropped connection, 5xx, or an "
@@ -146,7 +146,7 @@ def operator_lineage(
     from airflow.providers.openlineage.extractors import OperatorLineage
     from openlineage.client.event_v2 import Dataset
 
-    from moengage_provider.lineage_facets import MoEngageBusinessEventRunFacet
+    from moengage_provider.observability.facets import MoEngageBusinessEventRunFacet
 
     inputs = _datasets(inlets)
     outputs = _datasets(outlets)

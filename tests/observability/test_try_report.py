@@ -5,8 +5,8 @@ from __future__ import annotations
 import textwrap
 import uuid
 
-from moengage_provider.delivery import Action
-from moengage_provider.outcomes import Outcome
+from moengage_provider.api.outcomes import Outcome
+from moengage_provider.delivery.record import Action
 from tests.conftest import requires_airflow_3_3
 from tests.dagrun import run_dag
 
@@ -16,7 +16,7 @@ SOURCE = """
 import datetime
 from airflow.providers.common.compat.sdk import DAG
 from moengage_provider.operators.business_event import TriggerBusinessEventOperator
-from tests.operators.test_try_result import SEEN
+from tests.observability.test_try_report import SEEN
 
 
 class Recording(TriggerBusinessEventOperator):

@@ -10,7 +10,7 @@ Every HTTP status from 100 to 599, and every way a request can fail without one,
 
 The row also says whether the hook may resend at once (only where nothing was delivered and the
 cause is transient) and what Airflow does. README's "When things fail" table is rendered from
-:data:`RULES` (``python -m moengage_provider.outcomes``), and a test checks that they agree.
+:data:`RULES` (``python -m moengage_provider.api.outcomes``), and a test checks that they agree.
 Standard library only: the exceptions, the hook, the operator and the tests all import it.
 """
 

@@ -7,13 +7,13 @@ One record per task instance. Its ``status`` is:
 
 - ``sending``: written just before the request goes out (a worker killed mid-request leaves this);
 - ``unknown``: the request went out but no clear answer came back, so MoEngage may or may not have
-  taken the event (see :mod:`moengage_provider.outcomes`);
+  taken the event (see :mod:`moengage_provider.api.outcomes`);
 - ``waiting``: refused for the rate limit (nothing delivered); the task waits for the next window;
 - ``delivered``: MoEngage answered 2xx (or ``if_outcome_unknown='skip'`` settled a doubt); ``result``
   is what the task returned.
 
 Everything here is pure: :func:`plan_try` decides from (record, fingerprint, settings) and
-:func:`after_attempt` computes the next record from an :class:`~moengage_provider.outcomes.Outcome`.
+:func:`after_attempt` computes the next record from an :class:`~moengage_provider.api.outcomes.Outcome`.
 Where the record lives is a :class:`RecordStore` (``load``/``save``): Airflow 3.3's task state store
 today (:class:`DeliveryStore`); another store (one that outlives the task instance, or one for Airflow
 before 3.3) plugs in without changing the decisions. A new ``if_outcome_unknown`` mode is one more
@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal, Protocol
 
-from moengage_provider.outcomes import Outcome
+from moengage_provider.api.outcomes import Outcome
 
 STORE_KEY = "moengage_business_event_delivery"
 _STATUSES = ("sending", "unknown", "waiting", "delivered")
@@ -148,7 +148,7 @@ class Action(str, enum.Enum):
     SKIP = "skip"
     #: An earlier try may have delivered it; stop for a human.
     FAIL = "fail"
-    #: An earlier try may have delivered it; read MoEngage's counters and decide (counters_check.py).
+    #: An earlier try may have delivered it; read MoEngage's counters and decide (delivery/counters.py).
     CHECK = "check"
 
 

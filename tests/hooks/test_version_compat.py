@@ -8,8 +8,8 @@ import logging
 import pytest
 
 import moengage_provider
-from moengage_provider import connection_form, version_compat
-from moengage_provider.delivery_stores import VARIABLE_PREFIX, VariableStateStore, state_store_for
+from moengage_provider.delivery.stores import VARIABLE_PREFIX, VariableStateStore, state_store_for
+from moengage_provider.hooks import connection_form, version_compat
 from tests.conftest import AIRFLOW_3_2_PLUS, AIRFLOW_3_3_PLUS, AIRFLOW_3_PLUS, AIRFLOW_VERSION
 
 

@@ -15,7 +15,7 @@ class MoEngageBusinessEventRunFacet(RunFacet):
     eventName: str
     workspaceId: str
     dataCenter: str | None
-    #: One of moengage_provider.lineage.OUTCOMES.
+    #: One of moengage_provider.observability.lineage.OUTCOMES.
     outcome: str
     #: Attribute name -> JSON type (``string``, ``integer``, ``number``, ``boolean``, ``array``, ...).
     attributes: dict[str, str]

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from moengage_provider import exceptions
-from moengage_provider.outcomes import RULES, Failure, Outcome, for_failure, for_status, markdown_table
+from moengage_provider.api.outcomes import RULES, Failure, Outcome, for_failure, for_status, markdown_table
 from tests.conftest import REPO
 
 
@@ -18,8 +18,8 @@ def test_readme_failure_table_is_the_code_table():
     )
     assert match, "README lost the generated outcomes table markers"
     assert match.group(1) == markdown_table(), (
-        "README's 'When things fail' table differs from moengage_provider/outcomes.py; regenerate it with "
-        "`.venv/bin/python -m moengage_provider.outcomes` and paste it between the markers."
+        "README's 'When things fail' table differs from moengage_provider/api/outcomes.py; regenerate it with "
+        "`.venv/bin/python -m moengage_provider.api.outcomes` and paste it between the markers."
     )
 
 

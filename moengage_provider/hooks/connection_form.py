@@ -34,7 +34,7 @@ def connection_form_widgets() -> dict[str, Any]:
     from wtforms import StringField
     from wtforms.validators import Optional, any_of
 
-    from moengage_provider.version_compat import AIRFLOW_V_3_0_PLUS
+    from moengage_provider.hooks.version_compat import AIRFLOW_V_3_0_PLUS
 
     widgets: dict[str, Any] = {}
     for name, spec in _connection_type().get("conn-fields", {}).items():
@@ -62,7 +62,7 @@ def _data_center_validator(form: Any, field: Any) -> None:
     """Refuse a data center the hook would refuse, with the hook's own message (it lists the valid ones)."""
     from wtforms.validators import ValidationError
 
-    from moengage_provider.data_centers import InvalidDataCenterError, normalize_data_center
+    from moengage_provider.api.data_centers import InvalidDataCenterError, normalize_data_center
 
     if field.data:
         try:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from moengage_provider.delivery import (
+from moengage_provider.api.outcomes import Outcome
+from moengage_provider.delivery.record import (
     UNKNOWN_POLICIES,
     Action,
     DeliverySettings,
@@ -14,7 +15,6 @@ from moengage_provider.delivery import (
     plan_try,
     settle_doubt,
 )
-from moengage_provider.outcomes import Outcome
 
 STEPS = st.lists(
     st.tuples(st.sampled_from(list(Outcome)), st.booleans(), st.sampled_from(["A", "B"])), max_size=12
@@ -72,7 +72,7 @@ def test_the_operator_offers_exactly_the_delivery_policies():
     """The operator checks ``if_outcome_unknown`` at parse without importing this module: same set."""
     from typing import get_args
 
-    from moengage_provider.delivery import UNKNOWN_POLICIES
+    from moengage_provider.delivery.record import UNKNOWN_POLICIES
     from moengage_provider.operators.business_event import IfOutcomeUnknown
 
     assert set(get_args(IfOutcomeUnknown)) == set(UNKNOWN_POLICIES)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from moengage_provider.metrics import METRICS, PREFIX
+from moengage_provider.observability.metrics import METRICS, PREFIX
 from tests.conftest import REPO
 
 

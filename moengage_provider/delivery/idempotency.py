@@ -35,7 +35,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 from urllib.parse import quote
 
-from moengage_provider.templating import has_template_markers
+from moengage_provider.operators.templating import has_template_markers
 
 HISTORY_KEY = "moengage_deliveries"
 MAX_HISTORY = 100

@@ -1,6 +1,6 @@
 """
 MoEngage's answers (and non-answers) -> our exceptions, classified by the one table in
-:mod:`moengage_provider.outcomes`.
+:mod:`moengage_provider.api.outcomes`.
 
 Separate from the hook so that "what does this answer mean" reads in one place: the hook only
 sends, and asks :func:`error_for_response` / :func:`error_for_failure` what happened.
@@ -15,8 +15,8 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from moengage_provider import exceptions
+from moengage_provider.api.outcomes import Failure, Outcome, Rule, for_failure, for_status
 from moengage_provider.exceptions import MoEngageApiError, MoEngageConnectionError, MoEngageError
-from moengage_provider.outcomes import Failure, Outcome, Rule, for_failure, for_status
 
 if TYPE_CHECKING:
     from requests import Response

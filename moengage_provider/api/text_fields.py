@@ -3,7 +3,7 @@ The text fields of a business event: the event name and ``triggered_by``, and th
 every name and string value follows (valid UTF-8, no NUL, names without invisible characters).
 
 Also home of :class:`InvalidBusinessEventError`, which every payload check raises; ``payload``
-re-exports all of it (``from moengage_provider.payload import validate_event_name`` keeps working).
+re-exports all of it (``from moengage_provider.api.payload import validate_event_name`` keeps working).
 """
 
 from __future__ import annotations

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from moengage_provider.delivery import Action, DeliveryRecord, Plan, RecordStore, settle_doubt
+from moengage_provider.api.outcomes import Outcome
+from moengage_provider.delivery.record import Action, DeliveryRecord, Plan, RecordStore, settle_doubt
 from moengage_provider.exceptions import AirflowFailException, MoEngageError, MoEngageOutcomeUnknownError
-from moengage_provider.outcomes import Outcome
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -82,7 +82,7 @@ def settle_by_counters(
 ) -> dict[str, Any] | None:
     """if_outcome_unknown='check': the task's result when the doubt is settled without sending, None
     to send; an inconclusive check follows if_check_inconclusive."""
-    from moengage_provider.counters_check import settle_seconds
+    from moengage_provider.delivery.counters import settle_seconds
 
     why = previous.reason or "the try ended while the request was in flight"
     op.log.warning(

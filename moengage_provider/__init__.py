@@ -49,7 +49,7 @@ def get_provider_info() -> dict[str, Any]:
             {"integration-name": "MoEngage", "python-modules": ["moengage_provider.operators.business_event"]}
         ],
         "notifications": ["moengage_provider.notifications.moengage.MoEngageBusinessEventNotifier"],
-        "extra-links": ["moengage_provider.operators.links.MoEngageDashboardLink"],
+        "extra-links": ["moengage_provider.operators.business_event.MoEngageDashboardLink"],
         # Lineage: ``moengage://`` asset URIs (a business event) become the OpenLineage dataset the
         # operator reports; the notifier reports through them (docs/observability.md).
         "asset-uris": [

@@ -8,22 +8,52 @@ Errors this provider raises, one class per decision an on-call engineer (or Airf
 - :class:`MoEngageConnectionError`: no answer; ``outcome_unknown`` says whether the body went out.
 - :class:`MoEngageConfigurationError` / :class:`MoEngageValidationError`: fixed by the user, never by a retry.
 
-Every one carries ``outcome`` (:class:`~moengage_provider.api.outcomes.Outcome`: not delivered, delivered,
-unknown) from the one table in :mod:`moengage_provider.api.outcomes`, so no error reaches the operator
-unclassified; ``outcome_unknown`` is ``outcome is Outcome.UNKNOWN``.
+Every one carries ``outcome`` (:class:`Outcome`: not delivered, delivered, unknown), so no error
+reaches the operator unclassified; ``outcome_unknown`` is ``outcome is Outcome.UNKNOWN``. What an
+answer from MoEngage means, and which of these classes it raises, is the one table in
+:mod:`moengage_provider.api.outcomes`; the hook passes the row's outcome to the error it raises. A
+class's own ``outcome`` is what an error of that class means when nobody said otherwise: errors
+raised before anything is sent delivered nothing, an API or connection error is assumed the worst.
 """
 
 from __future__ import annotations
 
+import enum
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
-from moengage_provider.api.outcomes import Failure, Outcome, for_failure, for_status
+from moengage_provider.api.text_fields import InvalidBusinessEventError
 
-#: Statuses where resending the same request can succeed: everything else in 4xx fails at once.
-RETRYABLE_CLIENT_STATUSES = frozenset({408, 425, 429})
+
+class Outcome(str, enum.Enum):
+    """What became of the event: MoEngage certainly did not take it, took it, or may have."""
+
+    NOT_DELIVERED = "not_delivered"
+    DELIVERED = "delivered"
+    UNKNOWN = "unknown"
+
+
+class Failure(str, enum.Enum):
+    """Ways a request ends without a usable HTTP answer (rows of the outcomes table)."""
+
+    REFUSED = "refused"
+    DNS = "dns"
+    CONNECT_TIMEOUT = "connect_timeout"
+    PROXY = "proxy"
+    TLS = "tls"
+    READ_TIMEOUT = "read_timeout"
+    #: The connection closed or was reset after the request went out, before any answer.
+    RESET_BEFORE_ANSWER = "reset_before_answer"
+    #: The status line came, then the connection broke during the answer's body.
+    TRUNCATED_ANSWER = "truncated_answer"
+    #: A 2xx whose body is not the JSON object MoEngage sends (a captive portal, a proxy's page).
+    NOT_MOENGAGE_JSON = "not_moengage_json"
+    #: Anything else raised while sending (a bug in a library, an OS error): assumed the worst.
+    UNEXPECTED = "unexpected"
 
 
 class MoEngageError(AirflowException):
@@ -58,6 +88,19 @@ class MoEngageValidationError(MoEngageError, AirflowFailException, ValueError):
         super().__init__(f"Invalid MoEngage business event, {field}: {problem} Nothing was sent.")
 
 
+@contextmanager
+def invalid_event_fails_the_task() -> Iterator[None]:
+    """
+    Where a task (or a callback) checks what it is about to send: a payload check's
+    :class:`~moengage_provider.api.text_fields.InvalidBusinessEventError` becomes a
+    :class:`MoEngageValidationError` naming the same field, which fails the task without retries.
+    """
+    try:
+        yield
+    except InvalidBusinessEventError as err:
+        raise MoEngageValidationError(err.field, err.problem) from None
+
+
 class MoEngageOutcomeUnknownError(MoEngageError, AirflowFailException):
     """An earlier try may have delivered the event and ``if_outcome_unknown='fail'``: a human decides."""
 
@@ -70,6 +113,9 @@ class MoEngageApiError(MoEngageError):
 
     Carries MoEngage's documented error fields when the body has them; ``str()`` is one readable line.
     """
+
+    #: An answer nobody classified: assume the worst (the hook always passes the table's outcome).
+    outcome = Outcome.UNKNOWN
 
     def __init__(
         self,
@@ -84,7 +130,8 @@ class MoEngageApiError(MoEngageError):
         retry_after: float | None = None,
         outcome: Outcome | None = None,
     ) -> None:
-        self.outcome = outcome if outcome is not None else for_status(status).outcome
+        if outcome is not None:
+            self.outcome = outcome
         self.status = status
         self.endpoint = endpoint
         self.code = code
@@ -118,6 +165,8 @@ class MoEngageApiError(MoEngageError):
 class MoEngageClientError(MoEngageApiError, AirflowFailException):
     """A 4xx that the same request cannot fix on retry: fails the task at once."""
 
+    outcome = Outcome.NOT_DELIVERED
+
     def _hint(self) -> str:
         if self.status == 401:
             return (
@@ -134,6 +183,8 @@ class MoEngageClientError(MoEngageApiError, AirflowFailException):
 class MoEngageRateLimitError(MoEngageApiError):
     """429: the workspace is over MoEngage's trigger limits (50 per hour, 200 per day)."""
 
+    outcome = Outcome.NOT_DELIVERED
+
     def _hint(self) -> str:
         return "MoEngage allows 50 business event triggers per hour and 200 per day per workspace"
 
@@ -145,14 +196,9 @@ class MoEngageServerError(MoEngageApiError):
 class MoEngageConnectionError(MoEngageError):
     """No HTTP answer at all: refused, DNS failure, timeout, or a connection dropped mid-request."""
 
-    def __init__(
-        self, message: str, *, outcome_unknown: bool | None = None, failure: Failure | None = None
-    ) -> None:
+    def __init__(self, message: str, *, failure: Failure, outcome: Outcome) -> None:
         self.failure = failure
-        if failure is not None:
-            self.outcome = for_failure(failure).outcome
-        else:  # the pre-table signature: only a flag
-            self.outcome = Outcome.UNKNOWN if outcome_unknown else Outcome.NOT_DELIVERED
+        self.outcome = outcome
         super().__init__(message)
 
 

@@ -9,41 +9,28 @@ Every HTTP status from 100 to 599, and every way a request can fail without one,
 - ``unknown``: it may or may not have; the delivery record and ``if_outcome_unknown`` decide.
 
 The row also says whether the hook may resend at once (only where nothing was delivered and the
-cause is transient) and what Airflow does. README's "When things fail" table is rendered from
+cause is transient), what Airflow does, and which exception class the hook raises for it (the
+classes are named here, the table owns them). README's "When things fail" table is rendered from
 :data:`RULES` (``python -m moengage_provider.api.outcomes``), and a test checks that they agree.
-Standard library only: the exceptions, the hook, the operator and the tests all import it.
+The one module of ``api/`` that imports beyond the standard library: the exception classes (Airflow's).
 """
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 
-
-class Outcome(str, enum.Enum):
-    NOT_DELIVERED = "not_delivered"
-    DELIVERED = "delivered"
-    UNKNOWN = "unknown"
-
-
-class Failure(str, enum.Enum):
-    """Ways a request ends without a usable HTTP answer."""
-
-    REFUSED = "refused"
-    DNS = "dns"
-    CONNECT_TIMEOUT = "connect_timeout"
-    PROXY = "proxy"
-    TLS = "tls"
-    READ_TIMEOUT = "read_timeout"
-    #: The connection closed or was reset after the request went out, before any answer.
-    RESET_BEFORE_ANSWER = "reset_before_answer"
-    #: The status line came, then the connection broke during the answer's body.
-    TRUNCATED_ANSWER = "truncated_answer"
-    #: A 2xx whose body is not the JSON object MoEngage sends (a captive portal, a proxy's page).
-    NOT_MOENGAGE_JSON = "not_moengage_json"
-    #: Anything else raised while sending (a bug in a library, an OS error): assumed the worst.
-    UNEXPECTED = "unexpected"
-
+from moengage_provider.exceptions import (
+    Failure,
+    MoEngageApiError,
+    MoEngageClientError,
+    MoEngageConfigurationError,
+    MoEngageConnectionError,
+    MoEngageError,
+    MoEngageRateLimitError,
+    MoEngageServerError,
+    MoEngageValidationError,
+    Outcome,
+)
 
 #: What Airflow does with the task: "fails now" (no retries burned), "retries", or "waits".
 FAILS_NOW = "fails now, no retries"
@@ -61,8 +48,8 @@ class Rule:
     #: The hook may resend within the same try (nothing was delivered, the cause may pass).
     hook_retries: bool
     airflow: str
-    #: Name of the exception class in :mod:`moengage_provider.exceptions` (None: no error).
-    error: str | None
+    #: The exception class(es) raised for it (none: no error).
+    errors: tuple[type[MoEngageError], ...]
     statuses: tuple[tuple[int, int], ...] = ()
     failures: tuple[Failure, ...] = ()
 
@@ -74,15 +61,15 @@ RULES: tuple[Rule, ...] = (
         Outcome.NOT_DELIVERED,
         False,
         FAILS_NOW,
-        "MoEngageValidationError / MoEngageConfigurationError",
+        (MoEngageValidationError, MoEngageConfigurationError),
     ),
-    Rule("2xx with MoEngage's JSON answer", Outcome.DELIVERED, False, SUCCEEDS, None, statuses=((200, 299),)),
+    Rule("2xx with MoEngage's JSON answer", Outcome.DELIVERED, False, SUCCEEDS, (), statuses=((200, 299),)),
     Rule(
         "2xx whose body is not MoEngage's JSON (a proxy or login page answering)",
         Outcome.UNKNOWN,
         False,
         RETRIES,
-        "MoEngageServerError",
+        (MoEngageServerError,),
         failures=(Failure.NOT_MOENGAGE_JSON,),
     ),
     Rule(
@@ -90,7 +77,7 @@ RULES: tuple[Rule, ...] = (
         Outcome.NOT_DELIVERED,
         True,
         RETRIES,
-        "MoEngageConnectionError",
+        (MoEngageConnectionError,),
         failures=(Failure.REFUSED, Failure.DNS, Failure.CONNECT_TIMEOUT, Failure.PROXY),
     ),
     Rule(
@@ -98,7 +85,7 @@ RULES: tuple[Rule, ...] = (
         Outcome.NOT_DELIVERED,
         False,
         RETRIES,
-        "MoEngageConnectionError",
+        (MoEngageConnectionError,),
         failures=(Failure.TLS,),
     ),
     Rule(
@@ -106,7 +93,7 @@ RULES: tuple[Rule, ...] = (
         Outcome.NOT_DELIVERED,
         True,
         RETRIES,
-        "MoEngageServerError",
+        (MoEngageServerError,),
         statuses=((503, 503),),
     ),
     Rule(
@@ -114,7 +101,7 @@ RULES: tuple[Rule, ...] = (
         Outcome.NOT_DELIVERED,
         True,
         RETRIES,
-        "MoEngageApiError",
+        (MoEngageApiError,),
         statuses=((408, 408), (425, 425)),
     ),
     Rule(
@@ -122,7 +109,7 @@ RULES: tuple[Rule, ...] = (
         Outcome.NOT_DELIVERED,
         False,
         WAITS,
-        "MoEngageRateLimitError",
+        (MoEngageRateLimitError,),
         statuses=((429, 429),),
     ),
     Rule(
@@ -130,7 +117,7 @@ RULES: tuple[Rule, ...] = (
         Outcome.UNKNOWN,
         False,
         FAILS_NOW,
-        "MoEngageClientError",
+        (MoEngageClientError,),
         statuses=((303, 303),),
     ),
     Rule(
@@ -138,7 +125,7 @@ RULES: tuple[Rule, ...] = (
         Outcome.NOT_DELIVERED,
         False,
         FAILS_NOW,
-        "MoEngageClientError",
+        (MoEngageClientError,),
         statuses=((300, 499),),
     ),
     Rule(
@@ -146,7 +133,7 @@ RULES: tuple[Rule, ...] = (
         Outcome.UNKNOWN,
         False,
         RETRIES,
-        "MoEngageServerError",
+        (MoEngageServerError,),
         statuses=((500, 599), (100, 199)),
     ),
     Rule(
@@ -155,7 +142,7 @@ RULES: tuple[Rule, ...] = (
         Outcome.UNKNOWN,
         False,
         RETRIES,
-        "MoEngageConnectionError",
+        (MoEngageConnectionError,),
         failures=(
             Failure.READ_TIMEOUT,
             Failure.RESET_BEFORE_ANSWER,
@@ -166,7 +153,7 @@ RULES: tuple[Rule, ...] = (
 )
 
 #: A status outside 100-599 is not HTTP; assume the worst.
-_NOT_HTTP = Rule("a status outside 100-599", Outcome.UNKNOWN, False, RETRIES, "MoEngageServerError")
+_NOT_HTTP = Rule("a status outside 100-599", Outcome.UNKNOWN, False, RETRIES, (MoEngageServerError,))
 
 _BY_STATUS: dict[int, Rule] = {}
 for _status in range(100, 600):
@@ -199,7 +186,7 @@ def markdown_table() -> str:
     ]
     for rule in RULES:
         hook = "resends at once (3 attempts, backoff with jitter)" if rule.hook_retries else "does not resend"
-        error = " / ".join(f"`{name}`" for name in rule.error.split(" / ")) if rule.error else "none"
+        error = " / ".join(f"`{cls.__name__}`" for cls in rule.errors) or "none"
         lines.append(f"| {rule.what} | {_OUTCOME_TEXT[rule.outcome]} | {hook} | {error} | {rule.airflow} |")
     return "\n".join(lines) + "\n"
 

@@ -3,8 +3,8 @@ What MoEngage accepts as a business event, checked before anything is sent.
 
 Shared by the hook, the operator and the notifier so there is one answer to "is this a valid
 event?". It knows neither HTTP nor Airflow: it takes Python values and returns the JSON-ready body.
-Here: attribute values and declared types, the body and its bytes; the event name, ``triggered_by``
-and the error class are in ``text_fields`` (re-exported here).
+Here: attribute values, the body and its bytes; the event name, ``triggered_by`` and the error
+class are in ``text_fields``; the types an event declares in MoEngage are in ``declared``.
 """
 
 from __future__ import annotations
@@ -21,29 +21,11 @@ from typing import Any
 
 from moengage_provider.api.text_fields import (
     InvalidBusinessEventError,
+    plain_text,
+    short,
     validate_event_name,
     validate_triggered_by,
 )
-from moengage_provider.api.text_fields import plain_text as _plain_text
-from moengage_provider.api.text_fields import short as _short
-
-__all__ = [
-    "ATTRIBUTE_TYPES",
-    "INT_MAX",
-    "INT_MIN",
-    "MAX_BODY_BYTES",
-    "InvalidBusinessEventError",
-    "PreparedTrigger",
-    "attributes_from_rendered",
-    "build_trigger_payload",
-    "check_against_declared",
-    "encode_body",
-    "normalize_event_attributes",
-    "prepare_trigger",
-    "validate_attribute_types",
-    "validate_event_name",
-    "validate_triggered_by",
-]
 
 #: Our own guard: MoEngage publishes no payload size limit, so refuse bodies no event needs.
 MAX_BODY_BYTES = 256 * 1024
@@ -66,7 +48,7 @@ class PreparedTrigger:
 def _finite(number: float, value: Any, where: str) -> float:
     if not math.isfinite(number):
         raise InvalidBusinessEventError(
-            where, f"is {_short(value)}, which JSON cannot carry as a number; send a finite number."
+            where, f"is {short(value)}, which JSON cannot carry as a number; send a finite number."
         )
     return number
 
@@ -84,7 +66,7 @@ def _bounded(number: int, where: str) -> int:
 def _normalize_scalar(value: Any, where: str) -> Any:
     kind = type(value)  # never isinstance(): a hostile __class__ could raise
     if kind is str:
-        return _plain_text(value, where, name=False)
+        return plain_text(value, where, name=False)
     if kind is int:
         return _bounded(value, where)
     if kind is float:
@@ -96,50 +78,60 @@ def _normalize_scalar(value: Any, where: str) -> Any:
             "send 'true'/'false' as a string or 1/0 as an int.",
         )
     if issubclass(kind, str):
-        return _plain_text(value, where, name=False)
-    if issubclass(kind, numbers.Integral):
-        return _bounded(int(value), where)
-    if issubclass(kind, decimal.Decimal):
-        if not value.is_finite():
-            raise InvalidBusinessEventError(
-                where, f"is {_short(value)}, which JSON cannot carry as a number; send a finite number."
-            )
-        if value.as_tuple().exponent == 0:
-            return _bounded(int(value), where)
-        return _finite(float(value), value, where)
-    if issubclass(kind, numbers.Real):
-        try:
-            number = float(value)
-        except OverflowError:
-            number = math.inf
-        if type(number) is not float:
-            raise TypeError(f"{kind.__name__}.__float__ returned {type(number).__name__}")
-        return _finite(number, value, where)
+        return plain_text(value, where, name=False)
+    if issubclass(kind, (numbers.Integral, decimal.Decimal, numbers.Real)):
+        return _normalize_number(kind, value, where)
     if issubclass(kind, (dt.datetime, dt.date)):
         text = value.isoformat()
         if type(text) is not str:
             raise TypeError(f"{kind.__name__}.isoformat returned {type(text).__name__}")
         return text
+    raise _not_an_attribute_value(kind, value, where)
+
+
+def _normalize_number(kind: type, value: Any, where: str) -> int | float:
+    """A number of any numeric type: an int within 64 bits, or a finite float."""
+    if issubclass(kind, numbers.Integral):
+        return _bounded(int(value), where)
+    if issubclass(kind, decimal.Decimal):
+        if not value.is_finite():
+            raise InvalidBusinessEventError(
+                where, f"is {short(value)}, which JSON cannot carry as a number; send a finite number."
+            )
+        if value.as_tuple().exponent == 0:
+            return _bounded(int(value), where)
+        return _finite(float(value), value, where)
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if type(number) is not float:
+        raise TypeError(f"{kind.__name__}.__float__ returned {type(number).__name__}")
+    return _finite(number, value, where)
+
+
+def _not_an_attribute_value(kind: type, value: Any, where: str) -> InvalidBusinessEventError:
+    """Why a value of this type cannot be an attribute value, and what to send instead."""
     if value is None:
-        raise InvalidBusinessEventError(
+        return InvalidBusinessEventError(
             where, "is None; leave the attribute out instead (all attributes are optional)."
         )
     if issubclass(kind, Mapping):
-        raise InvalidBusinessEventError(
+        return InvalidBusinessEventError(
             where,
             "is a nested object, which MoEngage attributes cannot hold; flatten it into separate attributes.",
         )
     if issubclass(kind, (set, frozenset)):
-        raise InvalidBusinessEventError(
+        return InvalidBusinessEventError(
             where, "is a set, which JSON cannot carry; pass a sorted list instead."
         )
     if issubclass(kind, (bytes, bytearray, memoryview)):
-        raise InvalidBusinessEventError(where, "is bytes; decode it to a string first.")
+        return InvalidBusinessEventError(where, "is bytes; decode it to a string first.")
     if issubclass(kind, (list, tuple)):
-        raise InvalidBusinessEventError(
+        return InvalidBusinessEventError(
             where, "is a nested list; MoEngage array attributes hold plain values."
         )
-    raise InvalidBusinessEventError(
+    return InvalidBusinessEventError(
         where,
         f"has type {kind.__name__}, which MoEngage attributes cannot hold; "
         "use a string, int, float, list, date or datetime.",
@@ -149,7 +141,7 @@ def _normalize_scalar(value: Any, where: str) -> Any:
 def _normalize_value(value: Any, where: str) -> Any:
     try:
         if type(value) is str:
-            return _plain_text(value, where, name=False)
+            return plain_text(value, where, name=False)
         if issubclass(type(value), (list, tuple)):
             return [_normalize_scalar(item, f"{where}[{index}]") for index, item in enumerate(list(value))]
         return _normalize_scalar(value, where)
@@ -177,7 +169,7 @@ def _attribute_name(key: object) -> str:
         raise InvalidBusinessEventError(
             "event_attributes", f"key {shown} is a {type(key).__name__}; attribute names must be strings."
         )
-    name = _plain_text(key, "event_attributes", name=True)  # type: ignore[arg-type]
+    name = plain_text(key, "event_attributes", name=True)  # type: ignore[arg-type]
     if not name.strip():
         raise InvalidBusinessEventError("event_attributes", "has an empty attribute name.")
     return name
@@ -228,62 +220,6 @@ def normalize_event_attributes(event_attributes: object) -> dict[str, Any]:
     return normalized
 
 
-#: The attribute types a business event can declare.
-ATTRIBUTE_TYPES = ("string", "int", "float", "array", "date")
-
-
-def validate_attribute_types(attribute_types: object) -> dict[str, str]:
-    """The declared attributes of a business event to create: name -> one of :data:`ATTRIBUTE_TYPES`."""
-    if not isinstance(attribute_types, Mapping) or not attribute_types:
-        raise InvalidBusinessEventError(
-            "attribute_types",
-            'must be a non-empty dict of attribute name -> type, e.g. {"season": "string"}.',
-        )
-    checked: dict[str, str] = {}
-    for name, kind in attribute_types.items():
-        if not isinstance(name, str) or not name.strip():
-            raise InvalidBusinessEventError(
-                "attribute_types", f"attribute name {name!r} must be a non-empty string."
-            )
-        if kind not in ATTRIBUTE_TYPES:
-            raise InvalidBusinessEventError(
-                f"attribute_types.{name}", f"type {kind!r} is not one of {', '.join(ATTRIBUTE_TYPES)}."
-            )
-        checked[name] = kind
-    return checked
-
-
-def _matches_declared_type(kind: str, value: Any) -> bool:
-    if kind == "string":
-        return isinstance(value, str)
-    if kind == "int":
-        return isinstance(value, int) and not isinstance(value, bool)
-    if kind == "float":
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if kind == "array":
-        return isinstance(value, list)
-    if kind == "date":
-        return isinstance(value, str)
-    return True
-
-
-def check_against_declared(event_attributes: Mapping[str, Any], declared: Mapping[str, str]) -> None:
-    """Refuse attributes the event does not declare, or values of another type (normalized values)."""
-    for name, value in event_attributes.items():
-        if name not in declared:
-            known = ", ".join(sorted(declared)) or "none"
-            raise InvalidBusinessEventError(
-                f"event_attributes.{name}",
-                f"is not declared on this business event in MoEngage (declared: {known}).",
-            )
-        kind = declared[name]
-        if not _matches_declared_type(kind, value):
-            raise InvalidBusinessEventError(
-                f"event_attributes.{name}",
-                f"is declared as {kind} in MoEngage but the value is {type(value).__name__} {value!r}.",
-            )
-
-
 def prepare_trigger(
     event_name: object, event_attributes: object, triggered_by: object = None
 ) -> PreparedTrigger:
@@ -308,13 +244,6 @@ def prepare_trigger(
             "(MoEngage publishes no limit); send counts or identifiers, not whole datasets.",
         )
     return PreparedTrigger(body, data)
-
-
-def build_trigger_payload(
-    event_name: object, event_attributes: object, triggered_by: object = None
-) -> dict[str, Any]:
-    """The trigger request body, validated; ``triggered_by=None`` is left out."""
-    return prepare_trigger(event_name, event_attributes, triggered_by).body
 
 
 def encode_body(body: Mapping[str, Any]) -> bytes:

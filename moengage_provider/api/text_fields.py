@@ -2,8 +2,8 @@
 The text fields of a business event: the event name and ``triggered_by``, and the plain-text rules
 every name and string value follows (valid UTF-8, no NUL, names without invisible characters).
 
-Also home of :class:`InvalidBusinessEventError`, which every payload check raises; ``payload``
-re-exports all of it (``from moengage_provider.api.payload import validate_event_name`` keeps working).
+Also home of :class:`InvalidBusinessEventError`, which every payload check raises (a task turns it
+into ``MoEngageValidationError``: ``moengage_provider.exceptions.invalid_event_fails_the_task``).
 """
 
 from __future__ import annotations
@@ -73,32 +73,35 @@ def validate_event_name(event_name: object) -> str:
     return name
 
 
-def validate_triggered_by(triggered_by: object, *, strict: bool = True) -> str | None:
+def validate_triggered_by(
+    triggered_by: object, *, strict: bool = True, field: str = "triggered_by"
+) -> str | None:
     """
     Return the email (or None), or explain why MoEngage would reject it.
 
     Checked with ``email-validator`` as the OpenAPI ``format: email`` reads (RFC 5321, ASCII only: no
     quoted local parts, IP literals, internationalized addresses or reserved domains); no DNS lookup.
     ``strict=False`` (DAG parse time, where importing the validator would cost every parse ~45 ms)
-    checks only the shape: one ``@``, a dotted domain, no spaces; the task checks strictly.
+    checks only the shape: one ``@``, a dotted domain, no spaces; the task checks strictly. ``field``
+    names it in errors (``created_by`` when an event is created).
     """
     if triggered_by is None:
         return None
     if not issubclass(type(triggered_by), str):
         raise InvalidBusinessEventError(
-            "triggered_by", f"must be an email address string or None, got {type(triggered_by).__name__}."
+            field, f"must be an email address string or None, got {type(triggered_by).__name__}."
         )
-    email = plain_text(triggered_by, "triggered_by", name=True)  # type: ignore[arg-type]
+    email = plain_text(triggered_by, field, name=True)  # type: ignore[arg-type]
     if not email.isascii():
         raise InvalidBusinessEventError(
-            "triggered_by",
+            field,
             f"{short(repr(email))} is not plain ASCII; MoEngage takes RFC 5321 addresses (write an "
             "internationalized domain in its xn-- form).",
         )
     problem = _email_problem(email) if strict else _email_shape_problem(email)
     if problem:
         raise InvalidBusinessEventError(
-            "triggered_by",
+            field,
             f"{short(repr(email))} is not an email address MoEngage accepts ({problem}); use e.g. "
             "'data-team@example.com' or leave it unset.",
         )

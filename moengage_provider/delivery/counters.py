@@ -3,8 +3,8 @@
 event's own counters allow it.
 
 MoEngage's search API reports, per business event, ``total_trigger`` (accepted triggers) and
-``last_received_time``. The operator reads them once before sending and keeps them in the delivery
-record; when the outcome of a send is unknown (a read timeout, a dropped connection, a 5xx, a worker
+``last_received_time``. A try reads them once before sending and keeps them in the task instance's
+store, beside the delivery record; when the outcome of a send is unknown (a read timeout, a dropped connection, a 5xx, a worker
 killed mid-request) it reads them again after a short settle delay and :func:`judge` decides, by
 the one table below (:data:`VERDICTS`).
 
@@ -14,7 +14,8 @@ the two reads moves the counters too. Counters that lag behind the triggers they
 "unchanged" look like "not delivered": the settle delay is there for that. The log line names the
 case that was met and why.
 
-No Airflow import here: reading goes through anything with ``search_business_events``.
+No Airflow import here: reading goes through anything with ``search_business_events``; keeping
+goes through the task instance's :class:`~moengage_provider.delivery.stores.DeliveryStore`.
 """
 
 from __future__ import annotations
@@ -23,18 +24,19 @@ import datetime as dt
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    from moengage_provider.delivery.stores import DeliveryStore
 
 Verdict = Literal["not_delivered", "delivered", "inconclusive"]
-#: What a try does with an inconclusive check.
-IfCheckInconclusive = Literal["fail", "resend", "skip"]
 
 #: Seconds to wait before the second read, so that a trigger MoEngage took shows in its counters.
 DEFAULT_SETTLE_SECONDS = 5.0
 #: Never wait longer than this, whatever the argument says: the check must not hold a worker long.
 MAX_SETTLE_SECONDS = 60.0
 
-#: The decision, as one table: (case, verdict, what the operator does next).
+#: The decision, as one table: (case, verdict, what the try does next).
 VERDICTS: tuple[tuple[str, Verdict, str], ...] = (
     ("unreadable", "inconclusive", "if_check_inconclusive"),  # a read failed, or the event is unknown
     ("unchanged", "not_delivered", "send"),  # same count, same last_received_time
@@ -133,15 +135,11 @@ def settle_seconds(value: float) -> float:
     return min(max(float(value), 0.0), MAX_SETTLE_SECONDS)
 
 
-#: The task state store key of the counters read before the latest send (beside the delivery record).
-CHECK_STORE_KEY = "moengage_business_event_counters"
-
-
 class OutcomeCheck:
-    """The counters of one task instance's latest send, kept in its task state store."""
+    """The counters of one task instance's latest send, kept in its store."""
 
-    def __init__(self, accessor: Any | None, hook: _Searcher, event_name: str, log: Any) -> None:
-        self._accessor = accessor
+    def __init__(self, store: DeliveryStore, hook: _Searcher, event_name: str, log: Any) -> None:
+        self.store = store
         self.hook = hook
         self.event_name = event_name
         self.log = log
@@ -155,16 +153,11 @@ class OutcomeCheck:
                 "the event declared in this workspace?); an unknown outcome will be inconclusive.",
                 self.event_name,
             )
-        if self._accessor is not None:
-            value = {"fingerprint": fingerprint, "before": before.to_json() if before else None}
-            self._accessor.set(CHECK_STORE_KEY, value)
+        self.store.save_counters(fingerprint, before.to_json() if before else None)
 
     def resolve(self, fingerprint: str, settle: float) -> CheckResult:
         """Read the counters again after ``settle`` seconds and judge the latest send."""
-        stored = self._accessor.get(CHECK_STORE_KEY) if self._accessor is not None else None
-        before = None
-        if isinstance(stored, Mapping) and stored.get("fingerprint") == fingerprint:
-            before = Counters.from_json(stored.get("before"))
+        before = Counters.from_json(self.store.load_counters(fingerprint))
         if settle > 0:
             time.sleep(settle)
         after = read_counters(self.hook, self.event_name)

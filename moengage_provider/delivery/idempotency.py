@@ -24,7 +24,8 @@ the same time can both find no delivery and both send; two writers of the same e
 drop each other's entry. Serialise the senders of an event: ``max_active_runs=1`` on the DAG, a
 pool with one slot for the tasks that fire it, ``max_active_tis_per_dag=1`` for a mapped one.
 
-No Airflow import at module level (DAG files import the operator, which imports this).
+No Airflow import at module level: the operator imports this at DAG parse when a task sets an
+``idempotency_key`` (to add the event's asset to its outlets).
 """
 
 from __future__ import annotations
@@ -32,10 +33,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 
-from moengage_provider.operators.templating import has_template_markers
+from moengage_provider.api.text_fields import InvalidBusinessEventError
+
+if TYPE_CHECKING:
+    from moengage_provider.delivery.record import TaskInstanceRef
 
 HISTORY_KEY = "moengage_deliveries"
 MAX_HISTORY = 100
@@ -62,18 +66,6 @@ def business_event_asset(event_name: str) -> Any:
     return Asset(
         name=f"moengage_business_event_{event_name}", uri=ASSET_URI_PREFIX + quote(event_name, safe="")
     )
-
-
-def with_event_asset(outlets: Any, event_name: Any, task_id: Any) -> list[Any]:
-    """The task's outlets plus the asset standing for the event (whose state store keeps the keys)."""
-    if not isinstance(event_name, str) or has_template_markers(event_name):
-        raise ValueError(
-            f"TriggerBusinessEventOperator {task_id!r}: idempotency_key needs a literal event_name (the "
-            "event's asset, where deliveries are recorded, is declared when the DAG is parsed)."
-        )
-    asset = business_event_asset(event_name)
-    listed = list(outlets) if isinstance(outlets, (list, tuple)) else ([] if outlets is None else [outlets])
-    return listed if asset in listed else [*listed, asset]
 
 
 @dataclass(frozen=True)
@@ -122,10 +114,13 @@ def decide(previous: Delivery | None, fingerprint: str) -> tuple[Decision, str]:
 def validate_key(value: Any) -> str:
     """The rendered key: a non-empty string of at most MAX_KEY_LENGTH characters."""
     if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"must render to a non-empty string, got {value!r}")
+        raise InvalidBusinessEventError(
+            "idempotency_key", f"must render to a non-empty string, got {value!r}."
+        )
     if len(value) > MAX_KEY_LENGTH:
-        raise ValueError(
-            f"is {len(value)} characters long; keep it under {MAX_KEY_LENGTH} (it is stored as given)"
+        raise InvalidBusinessEventError(
+            "idempotency_key",
+            f"is {len(value)} characters long; keep it under {MAX_KEY_LENGTH} (it is stored as given).",
         )
     return value
 
@@ -137,12 +132,13 @@ class DeliveryHistory:
         self._accessor = accessor
 
     @classmethod
-    def from_context(cls, context: Mapping[str, Any], asset: Any) -> DeliveryHistory:
+    def of_event(cls, context: Mapping[str, Any], event_name: str) -> DeliveryHistory:
+        """The history in the asset state store of the event's asset, from a task's Airflow context."""
         accessors = context.get("asset_state_store")
         if accessors is None:
             return cls(None)
         try:
-            return cls(accessors[asset])
+            return cls(accessors[business_event_asset(event_name)])
         except (KeyError, TypeError):
             return cls(None)
 
@@ -170,21 +166,7 @@ class DeliveryHistory:
         self._accessor.set(HISTORY_KEY, [asdict(entry) for entry in kept[-MAX_HISTORY:]])
 
 
-def delivery_from_context(context: Mapping[str, Any], key: str, fingerprint: str) -> Delivery:
-    ti = context["ti"]
-    map_index = getattr(ti, "map_index", None)
-    return Delivery(
-        key=key,
-        fingerprint=fingerprint,
-        delivered_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        dag_id=str(ti.dag_id),
-        run_id=str(ti.run_id),
-        task_id=str(ti.task_id),
-        map_index=-1 if map_index is None else int(map_index),
-    )
-
-
-def _skip_exception() -> type[Exception]:
+def skip_exception() -> type[Exception]:
     try:
         from airflow.sdk.exceptions import AirflowSkipException
     except ImportError:  # Airflow < 3.2
@@ -204,19 +186,23 @@ class IdempotencyGate:
     """
 
     def __init__(
-        self, context: Mapping[str, Any], key: Any, event_name: str, fingerprint: str, log: Any
+        self,
+        history: DeliveryHistory,
+        key: Any,
+        event_name: str,
+        fingerprint: str,
+        task: TaskInstanceRef,
+        log: Any,
     ) -> None:
-        try:
-            self.key = validate_key(key)
-        except ValueError as err:
-            from moengage_provider.exceptions import MoEngageValidationError
+        from moengage_provider.exceptions import invalid_event_fails_the_task
 
-            raise MoEngageValidationError("idempotency_key", f"{err}.") from None
-        self.context = context
+        with invalid_event_fails_the_task():
+            self.key = validate_key(key)
+        self.history = history
         self.event_name = event_name
         self.fingerprint = fingerprint
+        self.task = task
         self.log = log
-        self.history = DeliveryHistory.from_context(context, business_event_asset(event_name))
 
     def check(self) -> None:
         global _warned_no_store
@@ -236,7 +222,7 @@ class IdempotencyGate:
         if decision == "send" or previous is None:
             return
         if decision == "skip":
-            raise _skip_exception()(
+            raise skip_exception()(
                 f"MoEngage business event {self.event_name!r} with this exact payload was already announced "
                 f"under idempotency_key {self.key!r} by {previous.describe()}. Nothing was sent ({case})."
             )
@@ -250,4 +236,15 @@ class IdempotencyGate:
 
     def record(self) -> None:
         if self.history.available:
-            self.history.record(delivery_from_context(self.context, self.key, self.fingerprint))
+            task = self.task
+            self.history.record(
+                Delivery(
+                    key=self.key,
+                    fingerprint=self.fingerprint,
+                    delivered_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                    dag_id=task.dag_id,
+                    run_id=task.run_id,
+                    task_id=task.task_id,
+                    map_index=task.map_index,
+                )
+            )

@@ -13,11 +13,9 @@ One record per task instance. Its ``status`` is:
   is what the task returned.
 
 Everything here is pure: :func:`plan_try` decides from (record, fingerprint, settings) and
-:func:`after_attempt` computes the next record from an :class:`~moengage_provider.api.outcomes.Outcome`.
-Where the record lives is a :class:`RecordStore` (``load``/``save``): Airflow 3.3's task state store
-today (:class:`DeliveryStore`); another store (one that outlives the task instance, or one for Airflow
-before 3.3) plugs in without changing the decisions. A new ``if_outcome_unknown`` mode is one more
-row in :data:`UNKNOWN_POLICIES` plus its action in the operator.
+:func:`after_attempt` computes the next record from an :class:`~moengage_provider.exceptions.Outcome`.
+Where the record lives is ``stores.py``; what a try does with these decisions is ``attempt.py``. A
+new ``if_outcome_unknown`` mode is one more row in :data:`UNKNOWN_POLICIES` plus its action there.
 """
 
 from __future__ import annotations
@@ -25,32 +23,21 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import hashlib
-import json
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
-from moengage_provider.api.outcomes import Outcome
+from moengage_provider.exceptions import Outcome
 
-STORE_KEY = "moengage_business_event_delivery"
 _STATUSES = ("sending", "unknown", "waiting", "delivered")
 
 Status = Literal["sending", "unknown", "waiting", "delivered"]
 
 
-def payload_fingerprint(body: bytes | Mapping[str, Any], *, workspace_id: str, base_url: str) -> str:
-    """Same bytes (or body), same workspace and endpoint -> same fingerprint."""
-    if isinstance(body, (bytes, bytearray)):
-        digest = hashlib.sha256(f"{workspace_id}\n{base_url}\n".encode())
-        digest.update(body)
-        return digest.hexdigest()
-    canonical = json.dumps(
-        {"workspace_id": workspace_id, "base_url": base_url, "body": body},
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+def payload_fingerprint(data: bytes, *, workspace_id: str, base_url: str) -> str:
+    """Same bytes sent, same workspace and endpoint -> same fingerprint."""
+    digest = hashlib.sha256(f"{workspace_id}\n{base_url}\n".encode())
+    digest.update(data)
+    return digest.hexdigest()
 
 
 def utc_now_iso() -> str:
@@ -88,53 +75,6 @@ class DeliveryRecord:
         return self.status in ("sending", "unknown")
 
 
-# -- where the record lives ------------------------------------------------------------------------
-
-
-class RecordStore(Protocol):
-    """Where the delivery record of one task instance lives."""
-
-    @property
-    def available(self) -> bool: ...
-
-    def load(self) -> DeliveryRecord | None: ...
-
-    def save(self, record: DeliveryRecord | None) -> None:
-        """Store ``record``; ``None`` removes it."""
-
-
-class DeliveryStore:
-    """The record in Airflow 3.3's ``task_state_store``; remembers nothing where there is none."""
-
-    def __init__(self, accessor: Any | None) -> None:
-        self._accessor = accessor
-
-    @classmethod
-    def from_context(cls, context: Mapping[str, Any]) -> DeliveryStore:
-        return cls(context.get("task_state_store"))
-
-    @property
-    def available(self) -> bool:
-        return self._accessor is not None
-
-    def load(self) -> DeliveryRecord | None:
-        if self._accessor is None:
-            return None
-        return DeliveryRecord.from_json(self._accessor.get(STORE_KEY))
-
-    def save(self, record: DeliveryRecord | None) -> None:
-        if self._accessor is None:
-            return
-        if record is None:
-            self._accessor.delete(STORE_KEY)
-        else:
-            self._accessor.set(STORE_KEY, record.to_json())
-
-    def restore(self, previous: DeliveryRecord | None) -> None:
-        """Put back the record from before an attempt that certainly delivered nothing."""
-        self.save(previous)
-
-
 # -- the decisions ---------------------------------------------------------------------------------
 
 
@@ -148,7 +88,7 @@ class Action(str, enum.Enum):
     SKIP = "skip"
     #: An earlier try may have delivered it; stop for a human.
     FAIL = "fail"
-    #: An earlier try may have delivered it; read MoEngage's counters and decide (delivery/counters.py).
+    #: An earlier try may have delivered it; read MoEngage's counters and decide (counters.py).
     CHECK = "check"
 
 
@@ -176,10 +116,33 @@ UNKNOWN_POLICIES: dict[str, UnknownPolicy] = {
 }
 
 
+def policy_name(action: Action) -> str:
+    """The ``if_outcome_unknown`` value whose action this is (what a try did about an earlier doubt)."""
+    return next(name for name, policy in UNKNOWN_POLICIES.items() if policy.action is action)
+
+
 @dataclass(frozen=True)
 class DeliverySettings:
+    """What the task asks of its deliveries (the operator's arguments, rendered), for one try."""
+
     if_outcome_unknown: str = "resend"
     deduplicate: bool = True
+    #: With ``if_outcome_unknown="check"``: what an inconclusive check does, and the settle delay (s).
+    if_check_inconclusive: str = "fail"
+    check_settle_seconds: float = 5.0
+    #: Announce once per business fact, under this key (rendered; checked by the idempotency gate).
+    idempotency_key: Any = None
+    #: Look the event up in MoEngage before sending and refuse undeclared attributes.
+    check_declared_attributes: bool = False
+    #: Waiting out a rate limit: in the triggerer (deferrable), or in the worker, for at most this long.
+    deferrable: bool = False
+    max_rate_limit_wait: dt.timedelta = dt.timedelta(hours=3)
+    rate_limit_window: dt.timedelta = dt.timedelta(hours=1)
+    #: The task's retries, the seconds Airflow waits before one, and whether a retry policy may choose
+    #: that wait instead (Airflow 3.3+): a long rate-limit wait hands the worker back with a retry.
+    retries: int = 0
+    retry_delay: float = 0.0
+    retry_policy: bool = False
 
     def __post_init__(self) -> None:
         if self.if_outcome_unknown not in UNKNOWN_POLICIES:
@@ -263,24 +226,42 @@ def after_attempt(
     return replace(attempt, status="waiting", rate_limited_since=since)
 
 
+def nothing_delivered_by_this_try(record: DeliveryRecord | None) -> str:
+    """What a try that fails without delivering says: nothing, and whether an earlier try may have."""
+    if record is not None and record.status == "unknown":  # keep the history: an earlier try may have
+        return (
+            f"This try delivered nothing, but an earlier try at {record.attempted_at} may have delivered "
+            f"business event {record.event_name!r} ({record.reason or 'it ended while in flight'})."
+        )
+    return "Nothing was delivered."
+
+
 def settle_doubt(previous: DeliveryRecord, result: dict[str, Any]) -> DeliveryRecord:
     """``if_outcome_unknown='skip'``: take the doubtful attempt as delivered (at most once)."""
     return replace(previous, status="delivered", delivered_at=previous.attempted_at, result=result)
 
 
 @dataclass(frozen=True)
-class TryResult:
-    """
-    How one try ended, known in one place (the operator's ``_try_finished``) for logs, metrics, lineage.
+class TaskInstanceRef:
+    """The task instance running a try: who it is (for the idempotency history) and which try this is."""
 
-    ``outcome`` is that of the last request this try sent (None: it sent none); ``error`` is what
-    the try raised, if anything.
-    """
+    dag_id: str
+    task_id: str
+    run_id: str
+    map_index: int = -1
+    #: 0 when Airflow's context has no task instance.
+    try_number: int = 0
 
-    event_name: str
-    action: Action
-    outcome: Outcome | None
-    result: dict[str, Any] | None = None
-    error: BaseException | None = None
-    #: A request of an earlier try (or of this one) may have reached MoEngage.
-    earlier_doubt: bool = False
+    @classmethod
+    def of(cls, ti: Any) -> TaskInstanceRef:
+        """From Airflow's task instance (``context["ti"]``; None outside a task run)."""
+        if ti is None:
+            return cls("", "", "")
+        map_index = getattr(ti, "map_index", None)
+        return cls(
+            dag_id=str(ti.dag_id),
+            task_id=str(ti.task_id),
+            run_id=str(ti.run_id),
+            map_index=-1 if map_index is None else int(map_index),
+            try_number=int(getattr(ti, "try_number", 0) or 0),
+        )

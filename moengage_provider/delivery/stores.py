@@ -1,5 +1,7 @@
 """
-Where a task instance's delivery record lives, per Airflow version.
+Where a task instance's delivery record lives, per Airflow version: :class:`DeliveryStore`, the one
+store of a task instance, holds its delivery record and the counters the outcome check read before
+its latest send.
 
 Airflow 3.3+ gives each task instance a task state store (``context["task_state_store"]``): kept
 across retries and clears, removed with the task instance. Before 3.3 there is none, and the record
@@ -19,8 +21,8 @@ the DAG run (delete them with ``airflow variables delete`` when a run is no long
 record holds no secret: a SHA-256 fingerprint, the event name, timestamps and MoEngage's answer.
 
 :class:`VariableStateStore` has the accessor interface of ``task_state_store`` (``get``/``set``/
-``delete`` of JSON values, scoped to one task instance), so :class:`~moengage_provider.delivery.record.DeliveryStore`
-takes either; :func:`state_store_for` picks one for the running Airflow.
+``delete`` of JSON values, scoped to one task instance), so :class:`DeliveryStore` takes either;
+:func:`state_store_for` picks one for the running Airflow.
 """
 
 from __future__ import annotations
@@ -30,8 +32,13 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from moengage_provider.delivery.record import DeliveryRecord
 from moengage_provider.hooks.version_compat import has, warn_degraded_once
 
+#: The store keys of one task instance: its delivery record, and the counters read before its latest send.
+STORE_KEY = "moengage_business_event_delivery"
+COUNTERS_KEY = "moengage_business_event_counters"
+#: Before Airflow 3.3 each key is an Airflow Variable named this prefix and a hash (users see the name).
 VARIABLE_PREFIX = "moengage_provider.delivery."
 
 
@@ -77,6 +84,47 @@ class VariableStateStore:
         Variable.delete(self.variable_key(key))
 
 
+class DeliveryStore:
+    """
+    The store of one task instance (Airflow 3.3's ``task_state_store``, or Variables before 3.3):
+    its delivery record, and the counters read before its latest send. Remembers nothing where
+    there is no store.
+    """
+
+    def __init__(self, accessor: Any | None) -> None:
+        self._accessor = accessor
+
+    @property
+    def available(self) -> bool:
+        return self._accessor is not None
+
+    def load(self) -> DeliveryRecord | None:
+        if self._accessor is None:
+            return None
+        return DeliveryRecord.from_json(self._accessor.get(STORE_KEY))
+
+    def save(self, record: DeliveryRecord | None) -> None:
+        """Store ``record``; ``None`` removes it."""
+        if self._accessor is None:
+            return
+        if record is None:
+            self._accessor.delete(STORE_KEY)
+        else:
+            self._accessor.set(STORE_KEY, record.to_json())
+
+    def save_counters(self, fingerprint: str, counters: Mapping[str, Any] | None) -> None:
+        """The counters read before sending this payload (``None``: they could not be read)."""
+        if self._accessor is not None:
+            self._accessor.set(COUNTERS_KEY, {"fingerprint": fingerprint, "before": counters})
+
+    def load_counters(self, fingerprint: str) -> Any:
+        """The counters read before the latest send of this payload, as stored; None if none."""
+        stored = self._accessor.get(COUNTERS_KEY) if self._accessor is not None else None
+        if isinstance(stored, Mapping) and stored.get("fingerprint") == fingerprint:
+            return stored.get("before")
+        return None
+
+
 def state_store_for(context: Mapping[str, Any], log: Any = None) -> Any:
     """The running task instance's state store: Airflow's own from 3.3, a Variable-backed one before."""
     store = context.get("task_state_store")
@@ -91,7 +139,7 @@ def state_store_for(context: Mapping[str, Any], log: Any = None) -> Any:
 _warned_no_store = False
 
 
-def warn_if_reruns_can_resend(store: Any, log: Any) -> None:
+def warn_if_reruns_can_resend(store: DeliveryStore, log: Any) -> None:
     """Once per process: without a task state store (Airflow < 3.3) reruns may send again."""
     global _warned_no_store
     if store.available or _warned_no_store:

@@ -4,9 +4,8 @@ MoEngageHook: an Airflow connection in, MoEngage Business Events API calls out.
 The hook knows HTTP and MoEngage's wire format: the base URL (data center or host override), Basic
 auth, one reused ``requests`` session built by the HTTP provider's ``HttpHook``, timeouts, the retry
 that is safe to do here (nothing was sent), and MoEngage's error bodies turned into our exceptions.
-Reading the connection's fields is ``hooks/connection.py``; the wire format is ``hooks/responses.py``;
-preparing each endpoint's POST once (not per request, as ``Session.post`` does) is
-``hooks/prepared_post.py``.
+Reading the connection's fields is ``hooks/connection.py``; what each answer means is
+``hooks/responses.py`` (by the table in ``api/outcomes.py``).
 """
 
 from __future__ import annotations
@@ -24,7 +23,6 @@ from airflow.providers.http.hooks.http import HttpHook
 
 from moengage_provider import __version__
 from moengage_provider.api.payload import (
-    InvalidBusinessEventError,
     PreparedTrigger,
     encode_body,
     prepare_trigger,
@@ -35,18 +33,16 @@ from moengage_provider.exceptions import (
     MoEngageConfigurationError,
     MoEngageConnectionError,
     MoEngageError,
-    MoEngageValidationError,
+    invalid_event_fails_the_task,
 )
 from moengage_provider.hooks.connection import (
     CONN_TYPE,
-    DEFAULT_TIMEOUT_SECONDS,
     MAX_CONNECT_TIMEOUT_SECONDS,
     MoEngageConnectionSettings,
     mask_credentials,
     missing_connection_message,
     resolve_connection,
 )
-from moengage_provider.hooks.prepared_post import PreparedPost
 from moengage_provider.hooks.responses import error_for_failure, hook_may_resend, parse_response
 
 if TYPE_CHECKING:
@@ -56,17 +52,7 @@ TRIGGER_ENDPOINT = "/v1.0/business_event/trigger"
 CREATE_ENDPOINT = "/v1.0/business_event"
 SEARCH_ENDPOINT = "/v1.0/business_event/search"
 
-__all__ = [
-    "CREATE_ENDPOINT",
-    "DEFAULT_TIMEOUT_SECONDS",
-    "MAX_CONNECT_TIMEOUT_SECONDS",
-    "SEARCH_ENDPOINT",
-    "TRIGGER_ENDPOINT",
-    "MoEngageConnectionSettings",
-    "MoEngageHook",
-    "missing_connection_message",
-    "resolve_connection",
-]
+__all__ = ["CREATE_ENDPOINT", "SEARCH_ENDPOINT", "TRIGGER_ENDPOINT", "MoEngageHook"]
 
 
 class _PreparedConnectionHttpHook(HttpHook):
@@ -108,7 +94,6 @@ class MoEngageHook(BaseHook):
         super().__init__(**kwargs)
         self.moengage_conn_id = moengage_conn_id
         self._timeout_override = timeout
-        self._posts: dict[str, PreparedPost] = {}
 
     # Airflow before 3.2 builds the connection form from these (3.2+ reads provider info instead).
     @classmethod
@@ -185,10 +170,8 @@ class MoEngageHook(BaseHook):
         Validates first (nothing is sent for a bad event) and returns MoEngage's parsed answer,
         e.g. ``{"message": "The business event has been triggered"}``.
         """
-        try:
+        with invalid_event_fails_the_task():
             prepared = prepare_trigger(event_name, event_attributes, triggered_by)
-        except InvalidBusinessEventError as err:
-            raise MoEngageValidationError(err.field, err.problem) from None
         return self.send_prepared_trigger(prepared)
 
     def send_prepared_trigger(self, prepared: PreparedTrigger) -> dict[str, Any]:
@@ -284,9 +267,8 @@ class MoEngageHook(BaseHook):
 
     def _post_bytes(self, endpoint: str, data: bytes) -> dict[str, Any]:
         settings = self.settings
-        post = self._posts.get(endpoint)
-        if post is None or post.session is not self.session:
-            post = self._posts[endpoint] = PreparedPost(self.session, settings.base_url + endpoint)
+        session = self.session
+        url = settings.base_url + endpoint
         connect_timeout = min(settings.timeout, MAX_CONNECT_TIMEOUT_SECONDS)
         timeout = (connect_timeout, settings.timeout)
         attempts = max(1, self.max_attempts_not_sent)
@@ -294,7 +276,8 @@ class MoEngageHook(BaseHook):
         while True:
             try:
                 try:
-                    response = post.send(data, timeout=timeout)
+                    # A redirected POST must not be re-sent elsewhere: redirects are not followed.
+                    response = session.post(url, data=data, timeout=timeout, allow_redirects=False)
                 except Exception as err:  # requests, urllib3 or the OS: classified, never passed on raw
                     raise error_for_failure(
                         err,

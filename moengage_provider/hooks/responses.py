@@ -1,6 +1,6 @@
 """
 MoEngage's answers (and non-answers) -> our exceptions, classified by the one table in
-:mod:`moengage_provider.api.outcomes`.
+:mod:`moengage_provider.api.outcomes`: each error is of the class its row names, with its row's outcome.
 
 Separate from the hook so that "what does this answer mean" reads in one place: the hook only
 sends, and asks :func:`error_for_response` / :func:`error_for_failure` what happened.
@@ -14,7 +14,6 @@ import re
 import time
 from typing import TYPE_CHECKING, Any
 
-from moengage_provider import exceptions
 from moengage_provider.api.outcomes import Failure, Outcome, Rule, for_failure, for_status
 from moengage_provider.exceptions import MoEngageApiError, MoEngageConnectionError, MoEngageError
 
@@ -55,7 +54,7 @@ def parse_response(response: Response, endpoint: str) -> dict[str, Any]:
 
 def hook_may_resend(error: MoEngageError) -> bool:
     """The table's answer to "may the hook send the same request again right now?"."""
-    if isinstance(error, MoEngageConnectionError) and error.failure is not None:
+    if isinstance(error, MoEngageConnectionError):
         return for_failure(error.failure).hook_retries
     if isinstance(error, MoEngageApiError):
         return for_status(error.status).hook_retries and error.outcome is Outcome.NOT_DELIVERED
@@ -63,7 +62,11 @@ def hook_may_resend(error: MoEngageError) -> bool:
 
 
 def _error_class(rule: Rule) -> type[MoEngageApiError]:
-    return getattr(exceptions, rule.error or "MoEngageApiError")
+    """The class the table names for an HTTP answer (one, and an API error, for every such row)."""
+    (error,) = rule.errors
+    if not issubclass(error, MoEngageApiError):
+        raise TypeError(f"the outcomes table names {error.__name__} for an HTTP answer: {rule.what}")
+    return error
 
 
 def _error_fields(response: Response) -> dict[str, Any]:
@@ -195,8 +198,8 @@ def error_for_failure(
         connect=connect_timeout,
         read=read_timeout,
     )
-    tail = _OUTCOME_TAIL.get(for_failure(kind).outcome, "")
-    return MoEngageConnectionError(f"{text}; {tail}", failure=kind)
+    outcome = for_failure(kind).outcome
+    return MoEngageConnectionError(f"{text}; {_OUTCOME_TAIL.get(outcome, '')}", failure=kind, outcome=outcome)
 
 
 def _causes(err: BaseException) -> list[Any]:

@@ -16,16 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseNotifier
 
-from moengage_provider.api.payload import (
-    InvalidBusinessEventError,
-    attributes_from_rendered,
-    prepare_trigger,
-)
+from moengage_provider.api.payload import PreparedTrigger, attributes_from_rendered, prepare_trigger
 from moengage_provider.operators.templating import PlainStringsStayPlain
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from moengage_provider.delivery.idempotency import IdempotencyGate
     from moengage_provider.hooks.moengage import MoEngageHook
 
 
@@ -39,8 +36,8 @@ class MoEngageBusinessEventNotifier(PlainStringsStayPlain, BaseNotifier):
     :param triggered_by: Email shown in MoEngage as who fired the event. Templated.
     :param moengage_conn_id: Airflow connection of type ``moengage``.
     :param idempotency_key: Announce once per business fact (Airflow 3.3+): as on the operator, but the
-        task must list ``business_event_asset(event_name)`` (``moengage_provider.delivery.idempotency``) among its
-        outlets, where the deliveries are recorded. A repeat is logged and not sent. Templated.
+        task must list ``business_event_asset(event_name)`` (``moengage_provider.delivery.idempotency``)
+        among its outlets, where the deliveries are recorded. A repeat is logged and not sent. Templated.
     """
 
     template_fields: Sequence[str] = (
@@ -82,48 +79,59 @@ class MoEngageBusinessEventNotifier(PlainStringsStayPlain, BaseNotifier):
         return MoEngageHook(moengage_conn_id=self.moengage_conn_id)
 
     def notify(self, context: Context) -> None:
-        try:
+        from moengage_provider.exceptions import invalid_event_fails_the_task
+
+        with invalid_event_fails_the_task():
             prepared = prepare_trigger(
                 self.event_name, attributes_from_rendered(self.event_attributes), self.triggered_by
             )
-        except InvalidBusinessEventError as err:
-            from moengage_provider.exceptions import MoEngageValidationError
-
-            raise MoEngageValidationError(err.field, err.problem) from None
         once = self._idempotency_gate(context, prepared)
-        if once is not None:
-            from moengage_provider.delivery.idempotency import _skip_exception
-
-            try:
-                once.check()
-            except _skip_exception() as skip:
-                self.log.info("%s", skip)
-                return
+        if once is not None and self._announced_before(once):
+            return
         from moengage_provider.observability import metrics
+        from moengage_provider.observability.lineage import report_hook_lineage
 
-        # Observability (issue 15): metrics for the request; the event as the task's lineage output.
-        report: dict[str, Any] = {}
+        # Metrics for the request; the event as the lineage output of the task this callback is on.
+        call = metrics.TriggerCall()
         try:
-            with metrics.trigger_request(prepared.event_name, self.hook.settings.data_center, report):
+            with metrics.trigger_request(prepared.event_name, self.hook.settings.data_center) as call:
                 self.hook.send_prepared_trigger(prepared)
         finally:
-            from moengage_provider.observability.lineage import report_hook_lineage
-
-            report_hook_lineage(self.hook, prepared.body, report)
+            report_hook_lineage(self.hook, prepared.body, call.outcome)
         if once is not None:
             once.record()
 
-    def _idempotency_gate(self, context: Context, prepared: Any) -> Any:
+    def _idempotency_gate(self, context: Context, prepared: PreparedTrigger) -> IdempotencyGate | None:
         if self.idempotency_key is None:
             return None
-        from moengage_provider.delivery.idempotency import IdempotencyGate
-        from moengage_provider.delivery.record import payload_fingerprint
+        from moengage_provider.delivery.idempotency import DeliveryHistory, IdempotencyGate
+        from moengage_provider.delivery.record import TaskInstanceRef, payload_fingerprint
 
         settings = self.hook.settings
         fingerprint = payload_fingerprint(
             prepared.data, workspace_id=settings.workspace_id, base_url=settings.base_url
         )
-        return IdempotencyGate(context, self.idempotency_key, prepared.event_name, fingerprint, self.log)
+        return IdempotencyGate(
+            DeliveryHistory.of_event(context, prepared.event_name),
+            self.idempotency_key,
+            prepared.event_name,
+            fingerprint,
+            TaskInstanceRef.of(context.get("ti")),
+            self.log,
+        )
+
+    def _announced_before(self, once: IdempotencyGate) -> bool:
+        """The same announcement under the key by any earlier task instance: logged and counted, not sent."""
+        from moengage_provider.delivery.idempotency import skip_exception
+        from moengage_provider.observability import metrics
+
+        try:
+            once.check()
+        except skip_exception() as skip:
+            self.log.info("%s", skip)
+            metrics.deduplicated(once.event_name, self.hook.settings.data_center, "idempotency_key")
+            return True
+        return False
 
     async def async_notify(self, context: Context) -> None:
         await asyncio.to_thread(self.notify, context)

@@ -1,4 +1,4 @@
-"""The OpenLineage facet classes (they need the OpenLineage client: imported only by lineage.py's functions)."""
+"""The OpenLineage facet classes (they need the OpenLineage client: imported only inside lineage.py's functions)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ class MoEngageBusinessEventRunFacet(RunFacet):
     eventName: str
     workspaceId: str
     dataCenter: str | None
-    #: One of moengage_provider.observability.lineage.OUTCOMES.
+    #: One of moengage_provider.observability.report.OUTCOMES.
     outcome: str
     #: Attribute name -> JSON type (``string``, ``integer``, ``number``, ``boolean``, ``array``, ...).
     attributes: dict[str, str]

@@ -28,24 +28,14 @@ if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
     from openlineage.client.event_v2 import Dataset
 
+    from moengage_provider.observability.report import TryReport
+
 log = logging.getLogger(__name__)
 
 RUN_FACET_KEY = "moengage_businessEvent"
 #: Airflow asset URIs ``moengage://<host>/<workspace_id>/business_events/<event_name>`` (quoted) stand
 #: for the same dataset; the provider info registers :func:`asset_to_openlineage` for them.
 ASSET_SCHEME = "moengage"
-
-#: How the delivery ended, as the facet's ``outcome`` says it (the first five are the outcomes of a
-#: trigger call, as in moengage_provider.observability.metrics.outcome_of).
-OUTCOMES = {
-    "delivered": "MoEngage answered 2xx: the event was accepted",
-    "unknown": "MoEngage may or may not have taken the event (timeout, dropped connection, 5xx, or an "
-    "earlier unknown outcome skipped with if_outcome_unknown='skip')",
-    "rate_limited": "refused for the rate limit (429); nothing delivered",
-    "client_error": "refused for good (4xx); nothing delivered",
-    "not_delivered": "certainly not taken (connection refused, 503, not sent)",
-    "deduplicated": "an earlier try delivered this payload; nothing was sent",
-}
 
 
 def dataset_namespace(data_center: str | None, host: str) -> str:
@@ -83,15 +73,16 @@ def asset_to_openlineage(asset: Any, lineage_context: Any) -> Dataset:
     )
 
 
-def report_hook_lineage(hook: Any, body: Mapping[str, Any], report: Mapping[str, Any]) -> None:
+def report_hook_lineage(hook: Any, body: Mapping[str, Any], outcome: str | None) -> None:
     """
     For the notifier: the event as an output of the task whose callback sent it.
 
     Goes through Airflow's hook lineage collector, which the OpenLineage listener reads after the
     callbacks ran; done only when that provider is installed (creating the collector costs). Only
     the schema travels (names and JSON types): the run is the task's, not the notifier's.
+    ``outcome`` is the trigger call's (``None``: nothing was sent).
     """
-    if report.get("outcome") not in ("delivered", "unknown"):
+    if outcome not in ("delivered", "unknown"):
         return  # nothing reached MoEngage: no data flowed
     if importlib.util.find_spec("airflow.providers.openlineage") is None:
         return
@@ -131,7 +122,7 @@ def json_type(value: Any) -> str:
 
 
 def operator_lineage(
-    report: Mapping[str, Any] | None,
+    report: TryReport | None,
     *,
     inlets: Iterable[Any] = (),
     outlets: Iterable[Any] = (),
@@ -140,8 +131,8 @@ def operator_lineage(
     """
     The task's lineage: declared inlets in, the business event (and declared outlets) out.
 
-    ``report`` is what the operator recorded while delivering (body, workspace, data center, host,
-    outcome, request_id, http_status); ``None`` when it failed before it got that far.
+    ``report`` is how the try ended (what it sent, where, what came of it); ``None`` when it failed
+    before it got that far (bad input, no connection): then only the declared inlets and outlets.
     """
     from airflow.providers.openlineage.extractors import OperatorLineage
     from openlineage.client.event_v2 import Dataset
@@ -151,25 +142,23 @@ def operator_lineage(
     inputs = _datasets(inlets)
     outputs = _datasets(outlets)
     run_facets: dict[str, Any] = {}
-    if report and report.get("body"):
-        body = report["body"]
-        attributes = dict(body.get("event_attributes") or {})
+    if report is not None:
+        attributes = dict(report.body.get("event_attributes") or {})
         types = {name: json_type(value) for name, value in attributes.items()}
-        outcome = report.get("outcome") or "not_delivered"
         event = Dataset(
-            namespace=dataset_namespace(report.get("data_center"), report.get("host") or "unknown"),
-            name=dataset_name(report["workspace_id"], body["event_name"]),
+            namespace=dataset_namespace(report.data_center, report.host or "unknown"),
+            name=dataset_name(report.workspace_id, report.event_name),
             facets={"schema": _schema_facet(types)},
         )
         outputs.insert(0, event)
         run_facets[RUN_FACET_KEY] = MoEngageBusinessEventRunFacet(
-            eventName=body["event_name"],
-            workspaceId=report["workspace_id"],
-            dataCenter=report.get("data_center"),
-            outcome=outcome,
+            eventName=report.event_name,
+            workspaceId=report.workspace_id,
+            dataCenter=report.data_center,
+            outcome=report.outcome,
             attributes=types,
-            requestId=report.get("request_id"),
-            httpStatus=report.get("http_status"),
+            requestId=report.request_id,
+            httpStatus=report.http_status,
             attributeValues=attributes if include_values else None,
         )
     return OperatorLineage(inputs=inputs, outputs=outputs, run_facets=run_facets)

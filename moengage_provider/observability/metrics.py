@@ -8,7 +8,10 @@ client of its own. Tags are the event name and the data center (plus the one per
 counters add up over all events (turn on ``statsd_influxdb_enabled``, Datadog or OpenTelemetry to
 split them by event).
 
-A metric must never fail a delivery: any error from the metrics backend is logged and dropped.
+:data:`METRICS` is the one table of what is emitted: a metric goes out only under a name it lists,
+as the kind it says, with the tag values it declares; the README's table is rendered from it
+(``python -m moengage_provider.observability.metrics``). A metric must never fail a delivery: any
+error from the metrics backend is logged and dropped.
 """
 
 from __future__ import annotations
@@ -20,54 +23,59 @@ import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
-from moengage_provider.exceptions import (
-    MoEngageClientError,
-    MoEngageConfigurationError,
-    MoEngageError,
-    MoEngageRateLimitError,
-    MoEngageRateLimitWait,
-    MoEngageValidationError,
-)
+from moengage_provider.observability.report import TryReport, request_outcome
 
 log = logging.getLogger(__name__)
 
 PREFIX = "moengage.business_event"
 
-#: Every metric: name (after :data:`PREFIX`) -> (kind, what it means, its own tag beyond
-#: ``event_name`` and ``data_center``). The README's table lists the same rows.
-METRICS: dict[str, tuple[str, str, str | None]] = {
-    "delivered": ("counter", "MoEngage answered 2xx: the event was accepted.", None),
-    "deduplicated": (
+
+@dataclass(frozen=True)
+class Metric:
+    kind: Literal["counter", "timer"]
+    #: What one count (or one timing) stands for.
+    means: str
+    #: Its own tag, beyond ``event_name`` and ``data_center``, and the values that tag takes.
+    tag: str | None = None
+    values: tuple[str, ...] = ()
+    #: ``values`` are examples of an open set (an HTTP status), not all the values there are.
+    open_values: bool = False
+
+
+#: Every metric, by name (after :data:`PREFIX`).
+METRICS: dict[str, Metric] = {
+    "delivered": Metric("counter", "MoEngage answered 2xx: the event was accepted"),
+    "deduplicated": Metric(
         "counter",
-        "Not sent because this payload was already delivered (`reason`: `rerun` for a retry or a "
-        "cleared task, `idempotency_key` for a key seen before).",
+        "not sent: this payload was already delivered, by an earlier try of this task instance "
+        "(`rerun`) or under the same `idempotency_key`",
         "reason",
+        ("rerun", "idempotency_key"),
     ),
-    "rate_limited": ("counter", "A 429 made the task wait for the next window.", None),
-    "rate_limit_wait": ("timer", "How long that wait is (ms), one value per wait.", None),
-    "outcome_unknown": (
+    "rate_limited": Metric("counter", "a 429 made the task wait for the next window"),
+    "rate_limit_wait": Metric("timer", "how long that wait is, one value per wait"),
+    "outcome_unknown": Metric(
         "counter",
-        "A try ended without knowing whether MoEngage took the event (read timeout, dropped "
-        "connection, 500/502/504).",
-        None,
+        "a try ended not knowing whether MoEngage took the event (read timeout, dropped connection, "
+        "500/502/504)",
     ),
-    "unknown_resolved": (
+    "unknown_resolved": Metric(
         "counter",
-        "A later try met an unknown outcome and resolved it (`resolution`: `resend`, `skip`, `fail`).",
+        "a later try met that unknown outcome and followed `if_outcome_unknown`",
         "resolution",
+        ("resend", "skip", "fail", "check"),
     ),
-    "client_error": (
-        "counter",
-        "MoEngage refused the request for good (`status`: the HTTP status, e.g. `400`, `401`).",
-        "status",
+    "client_error": Metric(
+        "counter", "MoEngage refused the request for good (4xx)", "status", ("400", "401"), open_values=True
     ),
-    "request_duration": (
+    "request_duration": Metric(
         "timer",
-        "Time of one trigger call (ms), retries of requests MoEngage never got included "
-        "(`outcome`: `delivered`, `rate_limited`, `client_error`, `not_delivered`, `unknown`).",
+        "one trigger call, the hook's resends of requests MoEngage never got included",
         "outcome",
+        ("delivered", "rate_limited", "client_error", "not_delivered", "unknown"),
     ),
 }
 
@@ -77,15 +85,13 @@ _UNSAFE_TAG_CHARS = re.compile(r"[^A-Za-z0-9_.\-]")
 CUSTOM_HOST = "custom_host"
 
 
+class UndeclaredMetricError(ValueError):
+    """A metric, or a value of its tag, that :data:`METRICS` does not declare (a bug in this provider)."""
+
+
 def tag_value(value: object) -> str:
     """A tag value every metrics backend accepts: unsafe characters become ``_``, at most 100 of them."""
     return _UNSAFE_TAG_CHARS.sub("_", str(value))[:100] or "_"
-
-
-def _tags(event_name: str, data_center: str | None, **more: object) -> dict[str, str]:
-    tags = {"event_name": tag_value(event_name), "data_center": tag_value(data_center or CUSTOM_HOST)}
-    tags.update({key: tag_value(value) for key, value in more.items()})
-    return tags
 
 
 #: Where Airflow keeps its public ``Stats`` API, newest first (3.2+, then older 3.x and 2.x).
@@ -102,129 +108,99 @@ def _stats() -> Any:
     raise ImportError(f"This Airflow has none of {', '.join(_STATS_MODULES)}")
 
 
-def _emit(kind: str, name: str, tags: dict[str, str], value: dt.timedelta | None = None) -> None:
+def _emit(
+    name: str, event_name: str, data_center: str | None, own: object = None, seconds: float | None = None
+) -> None:
+    """Emit ``name`` as its row in :data:`METRICS` says (its kind, its tag with the value ``own``)."""
+    metric = METRICS.get(name)
+    if metric is None:
+        raise UndeclaredMetricError(f"metric {name!r} is not in METRICS")
+    tags = {"event_name": tag_value(event_name), "data_center": tag_value(data_center or CUSTOM_HOST)}
+    if metric.tag is not None:
+        value = tag_value(own)
+        if not metric.open_values and value not in metric.values:
+            raise UndeclaredMetricError(
+                f"metric {name!r}: {metric.tag}={value!r} is not one of {metric.values}"
+            )
+        tags[metric.tag] = value
     stat = f"{PREFIX}.{name}"
     try:
-        if kind == "counter":
+        if metric.kind == "counter":
             _stats().incr(stat, tags=tags)
         else:
-            _stats().timing(stat, value, tags=tags)
+            _stats().timing(stat, dt.timedelta(seconds=max(0.0, seconds or 0.0)), tags=tags)
     except Exception:  # a metrics backend must never fail a delivery
         log.debug("Could not emit metric %s", stat, exc_info=True)
 
 
-def deduplicated(event_name: str, data_center: str | None, *, reason: str = "rerun") -> None:
-    _emit("counter", "deduplicated", _tags(event_name, data_center, reason=reason))
-
-
 def rate_limit_wait(event_name: str, data_center: str | None, seconds: float) -> None:
-    tags = _tags(event_name, data_center)
-    _emit("counter", "rate_limited", tags)
-    _emit("timer", "rate_limit_wait", tags, dt.timedelta(seconds=max(0.0, seconds)))
+    """A 429 made the task wait ``seconds``."""
+    _emit("rate_limited", event_name, data_center)
+    _emit("rate_limit_wait", event_name, data_center, seconds=seconds)
 
 
-def unknown_resolved(event_name: str, data_center: str | None, *, resolution: str) -> None:
-    _emit("counter", "unknown_resolved", _tags(event_name, data_center, resolution=resolution))
+def deduplicated(event_name: str, data_center: str | None, reason: str) -> None:
+    """Nothing sent: this payload was delivered before (``reason``: ``rerun`` or ``idempotency_key``)."""
+    _emit("deduplicated", event_name, data_center, reason)
 
 
-#: A try that met an earlier unknown outcome: what it did about it (delivery.Action -> ``resolution``).
-_RESOLUTIONS = {"send": "resend", "skip": "skip", "fail": "fail"}
+def try_finished(report: TryReport) -> None:
+    """The per-try counters, from the report of a try that ended."""
+    if report.deduplicated is not None:
+        deduplicated(report.event_name, report.data_center, report.deduplicated)
+    elif report.resolution is not None:
+        _emit("unknown_resolved", report.event_name, report.data_center, report.resolution)
 
 
-def try_finished(result: Any, data_center: str | None) -> None:
-    """Per-try counters, from the operator's one place where a try's end is known (a ``TryResult``)."""
-    action = getattr(result.action, "value", result.action)
-    if action == "already_delivered":
-        deduplicated(result.event_name, data_center, reason="rerun")
-    elif result.earlier_doubt:
-        unknown_resolved(result.event_name, data_center, resolution=_RESOLUTIONS.get(action, str(action)))
+@dataclass
+class TriggerCall:
+    """One trigger request as the metrics saw it: its outcome, once it ended (None: nothing went out)."""
 
-
-def observe_try(result: Any, settings: Any, report: dict[str, Any], log: Any) -> None:
-    """A finished try's counters, and its lineage report completed; never changes how a try ends."""
-    try:
-        try_finished(result, settings.data_center)
-        report.update(
-            workspace_id=settings.workspace_id,
-            data_center=settings.data_center,
-            host=settings.host,
-            **try_report(result),
-        )
-    except Exception:
-        log.debug("Could not record metrics/lineage for this try", exc_info=True)
-
-
-def try_report(result: Any) -> dict[str, Any]:
-    """How a try ended, as lineage's ``outcome`` says it, with MoEngage's request_id and status."""
-    action = getattr(result.action, "value", result.action)
-    error = result.error
-    if action == "already_delivered":
-        outcome: str | None = "deduplicated"
-    elif action in ("skip", "fail"):
-        outcome = "unknown"
-    elif error is None:
-        outcome = "delivered"
-    elif isinstance(error, MoEngageError):
-        outcome = outcome_of(error) or "not_delivered"
-    else:  # not ours (a wait past max_rate_limit_wait, a task timeout): the last answer says it
-        last = getattr(result.outcome, "value", None)
-        outcome = last or "unknown"
-    return {
-        "outcome": outcome,
-        "request_id": getattr(error, "request_id", None),
-        "http_status": getattr(error, "status", None),
-    }
-
-
-def outcome_of(error: BaseException | None) -> str | None:
-    """What one trigger call's end means; ``None`` when no request went out (bad input, bad connection)."""
-    if error is None:
-        return "delivered"
-    if isinstance(error, (MoEngageValidationError, MoEngageConfigurationError)):
-        return None
-    if isinstance(error, (MoEngageRateLimitError, MoEngageRateLimitWait)):
-        return "rate_limited"
-    if getattr(error, "outcome_unknown", None) is False:
-        if isinstance(error, MoEngageClientError):
-            return "client_error"
-        return "not_delivered"
-    # Unknown by the hook's verdict, or cut short mid-request (a task timeout, a signal).
-    return "unknown"
+    outcome: str | None = None
 
 
 @contextmanager
-def trigger_request(
-    event_name: str, data_center: str | None, report: dict[str, Any] | None = None
-) -> Iterator[None]:
+def trigger_request(event_name: str, data_center: str | None) -> Iterator[TriggerCall]:
     """
     Time one trigger call and count its outcome: ``delivered``, ``client_error`` or ``outcome_unknown``.
 
-    The one place where the answer to a request becomes metrics, for the operator and the notifier.
-    ``report`` (the operator's lineage record) gets ``outcome``, ``request_id`` and ``http_status``.
+    The one place where the answer to a request becomes metrics, for the try and the notifier.
     """
+    call = TriggerCall()
     started = time.monotonic()
     error: BaseException | None = None
     try:
-        yield
+        yield call
     except BaseException as err:
         error = err
         raise
     finally:
-        outcome = outcome_of(error)
-        if outcome is not None:
-            tags = _tags(event_name, data_center)
-            elapsed = dt.timedelta(seconds=time.monotonic() - started)
-            _emit("timer", "request_duration", {**tags, "outcome": outcome}, elapsed)
-            if outcome == "delivered":
-                _emit("counter", "delivered", tags)
-            elif outcome == "unknown":
-                _emit("counter", "outcome_unknown", tags)
-            elif outcome == "client_error":
-                status = getattr(error, "status", "unknown")
-                _emit("counter", "client_error", {**tags, "status": tag_value(status)})
-        if report is not None:
-            report.update(
-                outcome=outcome or "not_delivered",
-                request_id=getattr(error, "request_id", None),
-                http_status=getattr(error, "status", None),
+        call.outcome = request_outcome(error)
+        if call.outcome is not None:
+            elapsed = time.monotonic() - started
+            _emit("request_duration", event_name, data_center, call.outcome, seconds=elapsed)
+            if call.outcome == "delivered":
+                _emit("delivered", event_name, data_center)
+            elif call.outcome == "unknown":
+                _emit("outcome_unknown", event_name, data_center)
+            elif call.outcome == "client_error":
+                _emit("client_error", event_name, data_center, getattr(error, "status", "unknown"))
+
+
+def markdown_table() -> str:
+    """README's metrics table, rendered from :data:`METRICS`."""
+    lines = ["| metric | kind | counts | own tag |", "| --- | --- | --- | --- |"]
+    for name, metric in METRICS.items():
+        kind = "timer (ms)" if metric.kind == "timer" else metric.kind
+        tag = ""
+        if metric.tag is not None:
+            values = ", ".join(f"`{value}`" for value in metric.values) + (
+                "..." if metric.open_values else ""
             )
+            tag = f"`{metric.tag}` ({values})"
+        lines.append(f"| `{PREFIX}.{name}` | {kind} | {metric.means} | {tag} |".replace("|  |", "| |"))
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(markdown_table(), end="")

@@ -1,62 +1,82 @@
 """
-TriggerBusinessEventOperator: fire a MoEngage business event from a DAG, once.
+The business event operators: ``TriggerBusinessEventOperator`` fires an event, once;
+``CreateBusinessEventOperator`` declares one and its typed attributes; both show
+``MoEngageDashboardLink``, the workspace's campaigns page.
 
-The operator knows Airflow (templates, context, task state, deferral); the hook knows HTTP.
-Kept cheap to import (DAG files import it on every parse): the hook, ``requests`` and the HTTP
-provider load only when the task runs, as do the try's helpers: ``in_doubt`` (an earlier try may
-have delivered) and ``rate_limit_wait``. CreateBusinessEventOperator lives in ``create_event``.
+Airflow glue only: arguments, templating, ``execute``, the resume after a deferral, the lineage
+hooks. What one try of the trigger does is ``delivery/attempt.py``, loaded when a task runs (one
+lazy import in ``_run_try``). Kept cheap to import, since DAG files import it on every parse: no
+hook, ``requests``, HTTP provider, exceptions or delivery code load at import.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, NoReturn, get_args
 
-from airflow.providers.common.compat.sdk import BaseOperator, conf
+from airflow.providers.common.compat.sdk import BaseOperator, BaseOperatorLink, conf
 
 from moengage_provider.api.payload import (
-    InvalidBusinessEventError,
     PreparedTrigger,
     attributes_from_rendered,
     normalize_event_attributes,
     prepare_trigger,
+)
+from moengage_provider.api.text_fields import (
+    InvalidBusinessEventError,
     validate_event_name,
     validate_triggered_by,
 )
-from moengage_provider.operators.links import MoEngageDashboardLink
-from moengage_provider.operators.templating import PlainStringsStayPlain, is_literal
+from moengage_provider.operators.templating import PlainStringsStayPlain, has_template_markers, is_literal
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+    from airflow.sdk.types import TaskInstanceKey
 
-    from moengage_provider.api.outcomes import Outcome
-    from moengage_provider.delivery.rate_limit_wait import MAX_IN_WORKER_WAIT
-    from moengage_provider.delivery.record import (
-        DeliveryRecord,
-        DeliverySettings,
-        Plan,
-        RecordStore,
-        TryResult,
-    )
-    from moengage_provider.exceptions import MoEngageRateLimitError
+    from moengage_provider.delivery.record import DeliverySettings
     from moengage_provider.hooks.moengage import MoEngageHook
-    from moengage_provider.operators.create_event import CreateBusinessEventOperator, declared_attribute_types
+    from moengage_provider.observability.report import TryReport
 
-__all__ = [
-    "MAX_IN_WORKER_WAIT",
-    "CreateBusinessEventOperator",
-    "TriggerBusinessEventOperator",
-    "declared_attribute_types",
-]
+__all__ = ["CreateBusinessEventOperator", "MoEngageDashboardLink", "TriggerBusinessEventOperator"]
 
 IfOutcomeUnknown = Literal["resend", "skip", "fail", "check"]
 IfCheckInconclusive = Literal["fail", "resend", "skip"]
-#: The delivery record's policies (delivery.UNKNOWN_POLICIES, which a test keeps equal to this), checked
-#: at parse without importing the delivery state machine into every DAG file that uses the operator.
+#: The delivery record's policies (``delivery.record.UNKNOWN_POLICIES``, which a test keeps equal to
+#: this), checked at parse without importing the delivery state machine into every DAG file.
 _IF_OUTCOME_UNKNOWN: tuple[str, ...] = get_args(IfOutcomeUnknown)
+_IF_CHECK_INCONCLUSIVE: tuple[str, ...] = get_args(IfCheckInconclusive)
+
+
+class MoEngageDashboardLink(BaseOperatorLink):
+    """
+    "MoEngage campaigns" button on the task: where to check that the event's campaigns went out.
+
+    Computed in the worker after the task runs (Airflow stores it with the task instance), from the
+    connection's data center; empty when the connection only has a host (proxy or sandbox).
+    """
+
+    name = "MoEngage campaigns"
+
+    def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
+        hook = getattr(operator, "hook", None)
+        if hook is None:
+            return ""
+        try:
+            return hook.dashboard_url() or ""
+        except Exception:  # a broken connection already failed the task with a clear error
+            return ""
+
+
+@contextmanager
+def _refused_at_parse(op: BaseOperator) -> Iterator[None]:
+    """A value no template or XCom will change is wrong: fail the DAG file's parse, naming the task."""
+    try:
+        yield
+    except InvalidBusinessEventError as err:
+        raise ValueError(f"{type(op).__name__} {op.task_id!r}: {err}") from None
 
 
 def _default_retry_policy() -> Any:
@@ -65,6 +85,20 @@ def _default_retry_policy() -> Any:
     except ImportError:  # Airflow < 3.3 has no RetryPolicy: plain retries apply.
         return None
     return MoEngageRetryPolicy()
+
+
+def _with_event_asset(outlets: Any, event_name: Any, task_id: Any) -> list[Any]:
+    """The task's outlets plus the asset standing for the event (whose state store keeps the keys)."""
+    if not isinstance(event_name, str) or has_template_markers(event_name):
+        raise ValueError(
+            f"TriggerBusinessEventOperator {task_id!r}: idempotency_key needs a literal event_name (the "
+            "event's asset, where deliveries are recorded, is declared when the DAG is parsed)."
+        )
+    from moengage_provider.delivery.idempotency import business_event_asset
+
+    asset = business_event_asset(event_name)
+    listed = list(outlets) if isinstance(outlets, (list, tuple)) else ([] if outlets is None else [outlets])
+    return listed if asset in listed else [*listed, asset]
 
 
 class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
@@ -107,8 +141,8 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
     template_fields_renderers: ClassVar[dict[str, str]] = {"event_attributes": "json"}
     ui_color = "#e9f1ff"
     operator_extra_links = (MoEngageDashboardLink(),)
-    #: Observability (issue 15): what this try sent and what came of it, for the lineage facets.
-    _lineage_report: dict[str, Any] | None = None
+    #: How this task's latest try ended, for the lineage facets (None: it ended before sending anything).
+    _lineage_report: TryReport | None = None
 
     def __init__(
         self,
@@ -130,9 +164,7 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
         **kwargs: Any,
     ) -> None:
         if idempotency_key is not None:
-            from moengage_provider.delivery.idempotency import with_event_asset
-
-            kwargs["outlets"] = with_event_asset(kwargs.get("outlets"), event_name, kwargs.get("task_id"))
+            kwargs["outlets"] = _with_event_asset(kwargs.get("outlets"), event_name, kwargs.get("task_id"))
         if kwargs.get("retry_policy") is None:
             policy = _default_retry_policy()
             if policy is not None:
@@ -151,7 +183,7 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
                 f"{type(self).__name__} {self.task_id!r}: if_outcome_unknown must be one of {modes}, "
                 f"got {if_outcome_unknown!r}."
             )
-        if if_check_inconclusive not in ("fail", "resend", "skip"):
+        if if_check_inconclusive not in _IF_CHECK_INCONCLUSIVE:
             raise ValueError(
                 f"{type(self).__name__} {self.task_id!r}: if_check_inconclusive must be 'fail', 'resend' or "
                 f"'skip', got {if_check_inconclusive!r}."
@@ -165,7 +197,13 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
         self.rate_limit_window = rate_limit_window
         self.check_declared_attributes = check_declared_attributes
         self.lineage_include_values = lineage_include_values
-        self._reject_bad_literals()
+        with _refused_at_parse(self):
+            if is_literal(event_name):
+                validate_event_name(event_name)
+            if is_literal(triggered_by):
+                validate_triggered_by(triggered_by, strict=False)  # strictly at run time
+            if not isinstance(event_attributes, str) and is_literal(event_attributes):
+                normalize_event_attributes(event_attributes)
 
     @cached_property
     def hook(self) -> MoEngageHook:
@@ -176,193 +214,74 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
     # -- running ---------------------------------------------------------------------------------
 
     def execute(self, context: Context) -> dict[str, Any]:
-        self._lineage_report = None  # issue 15: this try's lineage starts empty
-        prepared = self.prepare_payload()
-        if self.check_declared_attributes:
-            from moengage_provider.operators.create_event import check_declared
-
-            check_declared(self.hook, prepared.body)
-        return self._deliver(context, prepared)
+        return self._run_try(context, resumed=False)
 
     def execute_after_rate_limit(self, context: Context, event: Any = None) -> dict[str, Any]:
         """Resume here after deferring for a rate limit: the triggerer only waited, we send now."""
-        return self._deliver(context, self.prepare_payload())
+        return self._run_try(context, resumed=True)
 
     def prepare_payload(self) -> PreparedTrigger:
         """Validate and encode the rendered fields, once; a bad value fails the task with nothing sent."""
-        try:
+        from moengage_provider.exceptions import invalid_event_fails_the_task
+
+        with invalid_event_fails_the_task():
             return prepare_trigger(
                 self.event_name, attributes_from_rendered(self.event_attributes), self.triggered_by
             )
-        except InvalidBusinessEventError as err:
-            from moengage_provider.exceptions import MoEngageValidationError
 
-            raise MoEngageValidationError(err.field, err.problem) from None
-
-    def build_payload(self) -> dict[str, Any]:
-        """The request body from the rendered fields; a bad value fails the task with nothing sent."""
-        return self.prepare_payload().body
-
-    @property
-    def delivery_settings(self) -> DeliverySettings:
+    def delivery_settings(self, *, resumed: bool = False) -> DeliverySettings:
+        """This task's arguments, rendered, as the try reads them (``resumed``: after a deferral, the
+        declared attributes were checked already)."""
         from moengage_provider.delivery.record import DeliverySettings
 
-        return DeliverySettings(if_outcome_unknown=self.if_outcome_unknown, deduplicate=self.deduplicate)
-
-    def _deliver(self, context: Context, prepared: PreparedTrigger) -> dict[str, Any]:
-        """Ask the delivery record what this try does, do it, and report how the try ended, once."""
-        from moengage_provider.delivery.record import (
-            Action,
-            DeliveryStore,
-            TryResult,
-            payload_fingerprint,
-            plan_try,
+        return DeliverySettings(
+            if_outcome_unknown=self.if_outcome_unknown,
+            deduplicate=self.deduplicate,
+            if_check_inconclusive=self.if_check_inconclusive,
+            check_settle_seconds=self.check_settle_delay.total_seconds(),
+            idempotency_key=self.idempotency_key,
+            check_declared_attributes=self.check_declared_attributes and not resumed,
+            deferrable=self.deferrable,
+            max_rate_limit_wait=self.max_rate_limit_wait,
+            rate_limit_window=self.rate_limit_window,
+            retries=self.retries or 0,
+            retry_delay=self.retry_delay.total_seconds() if self.retry_delay else 0.0,
+            retry_policy=getattr(self, "retry_policy", None) is not None,
         )
-        from moengage_provider.delivery.stores import state_store_for, warn_if_reruns_can_resend
 
-        plan: Plan | None = None
-        sent: list[Outcome] = []
-        self._lineage_report = {"body": prepared.body}  # issue 15: completed in _try_finished
+    def _run_try(self, context: Context, *, resumed: bool) -> dict[str, Any]:
+        """One try (delivery/attempt.py); how it ended is kept for the lineage hooks below."""
+        self._lineage_report = None
+        prepared = self.prepare_payload()
+        from moengage_provider.delivery.attempt import Attempt
 
-        def finished(result: dict[str, Any] | None = None, error: BaseException | None = None) -> None:
-            doubt = bool(plan and plan.same and plan.previous and plan.previous.in_doubt)
-            last = sent[-1] if sent else None
-            action = plan.action if plan is not None else Action.SEND
-            self._try_finished(TryResult(prepared.event_name, action, last, result, error, doubt))
-
+        attempt = Attempt.in_task(
+            context,
+            prepared=prepared,
+            settings=self.delivery_settings(resumed=resumed),
+            hook=self.hook,
+            log=self.log,
+            defer=self._defer_until,
+        )
         try:
-            store = DeliveryStore(state_store_for(context, self.log))
-            warn_if_reruns_can_resend(store, self.log)
-            settings = self.hook.settings  # a missing or unusable connection fails here, on the first try
-            fingerprint = payload_fingerprint(
-                prepared.data, workspace_id=settings.workspace_id, base_url=settings.base_url
-            )
-            plan = plan_try(store.load(), fingerprint, self.delivery_settings)
-            result = self._carry_out(context, store, plan, fingerprint, prepared, sent)
-        except Exception as err:  # a deferral (TaskDeferred) is not the end of a try and passes through
-            finished(error=err)
-            raise
-        finished(result)
-        return result
+            return attempt.run()
+        finally:
+            self._try_finished(attempt.report)
 
-    def _try_finished(self, result: TryResult) -> None:
-        """The one place where a try's final outcome is known (metrics and lineage attach here)."""
-        from moengage_provider.observability import metrics
+    def _try_finished(self, report: TryReport | None) -> None:
+        """Where a try's end reaches the operator: its report, for the lineage hooks."""
+        self._lineage_report = report
 
-        # The connection's settings, if this try got that far (a missing connection is not re-read).
-        settings = vars(self.hook).get("settings") if "hook" in vars(self) else None
-        if settings is None or self._lineage_report is None:
-            self._lineage_report = None
-            return
-        metrics.observe_try(result, settings, self._lineage_report, self.log)
+    def _defer_until(self, moment: dt.datetime) -> NoReturn:
+        """Hand the task to the triggerer, which only waits; it resumes in ``execute_after_rate_limit``."""
+        from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 
-    def _carry_out(
-        self,
-        context: Context,
-        store: RecordStore,
-        plan: Plan,
-        fingerprint: str,
-        prepared: PreparedTrigger,
-        sent: list[Outcome],
-    ) -> dict[str, Any]:
-        from moengage_provider.api.outcomes import Outcome
-        from moengage_provider.delivery import in_doubt
-        from moengage_provider.delivery.record import Action, Plan, after_attempt, before_send, utc_now_iso
-        from moengage_provider.exceptions import MoEngageError, MoEngageRateLimitError
-        from moengage_provider.observability import metrics
-
-        event_name = prepared.event_name
-        previous = plan.previous
-        if plan.action is Action.ALREADY_DELIVERED and previous is not None:
-            self.log.info(
-                "Skipping: MoEngage business event %r with this exact payload was already delivered by "
-                "this task instance at %s. Nothing was sent. To send it again anyway, set "
-                "deduplicate=False on the task.",
-                event_name,
-                previous.delivered_at,
-            )
-            return previous.result or {}
-        once = None
-        if self.idempotency_key is not None:
-            from moengage_provider.delivery.idempotency import IdempotencyGate
-
-            once = IdempotencyGate(context, self.idempotency_key, event_name, fingerprint, self.log)
-            once.check()  # the same announcement by any earlier task instance: skip (or fail)
-        check = None
-        if self.if_outcome_unknown == "check":
-            from moengage_provider.delivery.counters import OutcomeCheck
-
-            check = OutcomeCheck(context.get("task_state_store"), self.hook, event_name, self.log)
-        if plan.payload_changed_since_delivery and previous is not None:
-            self.log.info(
-                "The payload changed since this task instance delivered %r at %s; sending the new one.",
-                previous.event_name,
-                previous.delivered_at,
-            )
-        if plan.same and previous is not None and previous.in_doubt:
-            settled = in_doubt.follow_unknown_policy(
-                self, plan, previous, check, store, fingerprint, event_name, once
-            )
-            if settled is not None:
-                return settled
-        checked_in_this_try = False
-        while True:
-            attempt = before_send(plan, fingerprint, event_name, utc_now_iso())
-            store.save(attempt)
-            if check is not None:
-                check.before_send(fingerprint)
-            try:
-                with metrics.trigger_request(event_name, self.hook.settings.data_center):  # issue 15
-                    answer = self.hook.send_prepared_trigger(prepared)
-            except MoEngageRateLimitError as err:
-                sent.append(err.outcome)
-                record = after_attempt(plan, attempt, err.outcome, now=utc_now_iso(), rate_limited=True)
-                store.save(record)
-                plan = Plan(Action.SEND, record, same=True)
-                self._wait_for_rate_limit(
-                    context, err, (record and record.rate_limited_since) or utc_now_iso(), record
-                )
-                continue
-            except MoEngageError as err:
-                sent.append(err.outcome)
-                record = after_attempt(plan, attempt, err.outcome, now=utc_now_iso(), reason=str(err))
-                store.save(record)
-                # "check": resolve the doubt in this try, once; a second doubt is the next try's.
-                if check and record and err.outcome is Outcome.UNKNOWN and not checked_in_this_try:
-                    checked_in_this_try = True
-                    settled = in_doubt.settle_by_counters(
-                        self, check, store, record, fingerprint, event_name, once
-                    )
-                    if settled is not None:
-                        return settled
-                    plan = Plan(Action.SEND, record, same=True)
-                    continue
-                in_doubt.explain(self, err, context, record)
-                raise
-            sent.append(Outcome.DELIVERED)
-            now = utc_now_iso()
-            result = {"event_name": event_name, "message": answer.get("message"), "sent_at": now}
-            store.save(after_attempt(plan, attempt, Outcome.DELIVERED, now=now, result=result))
-            if once is not None:
-                once.record()
-            return result
-
-    def _wait_for_rate_limit(
-        self,
-        context: Context,
-        err: MoEngageRateLimitError,
-        rate_limited_since: str,
-        record: DeliveryRecord | None = None,
-    ) -> None:
-        """Wait out a 429: defer, sleep here when short (this module's ``time``), or retry later."""
-        from moengage_provider.delivery.rate_limit_wait import seconds_to_sleep
-
-        time.sleep(seconds_to_sleep(self, context, err, rate_limited_since, record))
+        self.defer(trigger=DateTimeTrigger(moment=moment), method_name="execute_after_rate_limit")
 
     # -- lineage (read by the OpenLineage provider; nothing is imported without it) ---------------
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
-        """The business event as the output dataset, the task's inlets as inputs (lineage.py)."""
+        """The business event as the output dataset, the task's inlets as inputs (observability/lineage.py)."""
         from moengage_provider.observability.lineage import operator_lineage
 
         return operator_lineage(
@@ -376,31 +295,81 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
         """As on success; the facet's ``outcome`` says whether the event may have been delivered."""
         return self.get_openlineage_facets_on_complete(task_instance)
 
-    def _reject_bad_literals(self) -> None:
-        """Fail at DAG parse for values that no template or XCom will change."""
-        try:
-            if is_literal(self.event_name):
-                validate_event_name(self.event_name)
-            if is_literal(self.triggered_by):
-                validate_triggered_by(self.triggered_by, strict=False)  # strictly at run time
-            if not isinstance(self.event_attributes, str) and is_literal(self.event_attributes):
-                normalize_event_attributes(self.event_attributes)
-        except InvalidBusinessEventError as err:
-            raise ValueError(f"{type(self).__name__} {self.task_id!r}: {err}") from None
+
+class CreateBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
+    """
+    Declare a MoEngage business event and its typed attributes, idempotently.
+
+    Already there with the same attributes: nothing to do. Already there with different ones: a clear
+    error (MoEngage events cannot be redefined through the API; create a new name instead).
+
+    :param event_name: Name of the business event. Templated.
+    :param attribute_types: Attribute name -> ``string``, ``int``, ``float``, ``array`` or ``date``.
+    :param created_by: Email recorded as the event's creator. Templated.
+    :param moengage_conn_id: Airflow connection of type ``moengage``.
+    """
+
+    template_fields: Sequence[str] = ("event_name", "created_by")
+    ui_color = "#e9f1ff"
+    operator_extra_links = (MoEngageDashboardLink(),)
+
+    def __init__(
+        self,
+        *,
+        event_name: str,
+        attribute_types: Mapping[str, str],
+        created_by: str,
+        moengage_conn_id: str = "moengage_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.event_name = event_name
+        self.attribute_types = dict(attribute_types)
+        self.created_by = created_by
+        self.moengage_conn_id = moengage_conn_id
+        from moengage_provider.api.declared import validate_attribute_types
+
+        with _refused_at_parse(self):
+            validate_attribute_types(self.attribute_types)
+            if is_literal(event_name):
+                validate_event_name(event_name)
+
+    @cached_property
+    def hook(self) -> MoEngageHook:
+        from moengage_provider.hooks.moengage import MoEngageHook
+
+        return MoEngageHook(moengage_conn_id=self.moengage_conn_id)
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from moengage_provider.api.declared import declared_attribute_types
+        from moengage_provider.exceptions import (
+            AirflowFailException,
+            MoEngageValidationError,
+            invalid_event_fails_the_task,
+        )
+
+        with invalid_event_fails_the_task():
+            name = validate_event_name(self.event_name)
+            creator = validate_triggered_by(self.created_by, field="created_by")
+        if creator is None:
+            raise MoEngageValidationError("created_by", "is required by MoEngage: the creator's email.")
+        existing = self.hook.get_business_event(name)
+        if existing is not None:
+            declared = declared_attribute_types(existing)
+            if declared != self.attribute_types:
+                raise AirflowFailException(
+                    f"MoEngage business event {name!r} already exists with different attributes: declared "
+                    f"{_describe(declared)}, this task asks for {_describe(self.attribute_types)}. Events "
+                    "cannot be redefined through the API: use a new event name, or match the declaration."
+                )
+            self.log.info(
+                "MoEngage business event %r already exists with these attributes; nothing to do.", name
+            )
+            return {"event_name": name, "event_id": existing.get("event_id"), "created": False}
+        answer = self.hook.create_business_event(name, self.attribute_types, creator)
+        self.log.info("Created MoEngage business event %r (event_id=%s).", name, answer.get("event_id"))
+        return {"event_name": name, "event_id": answer.get("event_id"), "created": True}
 
 
-#: Names that live in their own modules, importable from here too, loaded on first use (keeps a DAG
-#: file's ``from ...business_event import TriggerBusinessEventOperator`` from loading them).
-_MOVED = {
-    "CreateBusinessEventOperator": "moengage_provider.operators.create_event",
-    "declared_attribute_types": "moengage_provider.operators.create_event",
-    "MAX_IN_WORKER_WAIT": "moengage_provider.delivery.rate_limit_wait",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _MOVED:
-        import importlib
-
-        return getattr(importlib.import_module(_MOVED[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+def _describe(attribute_types: Mapping[str, str]) -> str:
+    return "{" + ", ".join(f"{name}: {kind}" for name, kind in sorted(attribute_types.items())) + "}"

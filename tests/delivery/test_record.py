@@ -5,7 +5,6 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from moengage_provider.api.outcomes import Outcome
 from moengage_provider.delivery.record import (
     UNKNOWN_POLICIES,
     Action,
@@ -15,6 +14,7 @@ from moengage_provider.delivery.record import (
     plan_try,
     settle_doubt,
 )
+from moengage_provider.exceptions import Outcome
 
 STEPS = st.lists(
     st.tuples(st.sampled_from(list(Outcome)), st.booleans(), st.sampled_from(["A", "B"])), max_size=12

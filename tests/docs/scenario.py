@@ -34,7 +34,7 @@ for name in sys.argv[1:]:
     conn_id = name.removeprefix("AIRFLOW_CONN_").lower()
     conn = BaseHook.get_connection(conn_id)
     if conn.conn_type == "moengage":
-        from moengage_provider.hooks.moengage import resolve_connection
+        from moengage_provider.hooks.connection import resolve_connection
         where = resolve_connection(conn).base_url
     else:
         where = conn.get_uri()

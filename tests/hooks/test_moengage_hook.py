@@ -17,7 +17,8 @@ from moengage_provider.exceptions import (
     MoEngageServerError,
     MoEngageValidationError,
 )
-from moengage_provider.hooks.moengage import MoEngageHook, resolve_connection
+from moengage_provider.hooks.connection import resolve_connection
+from moengage_provider.hooks.moengage import MoEngageHook
 from tests.dagrun import captured_log
 from tests.rawhttp import CannedAnswer, RawHttpServer
 

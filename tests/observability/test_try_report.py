@@ -1,12 +1,11 @@
-"""One call per try tells how the try ended: the seam for metrics and lineage."""
+"""One report per try tells how the try ended: the typed value metrics and lineage read."""
 
 from __future__ import annotations
 
 import textwrap
 import uuid
 
-from moengage_provider.api.outcomes import Outcome
-from moengage_provider.delivery.record import Action
+from moengage_provider.observability.report import TryReport
 from tests.conftest import requires_airflow_3_3
 from tests.dagrun import run_dag
 
@@ -20,8 +19,9 @@ from tests.observability.test_try_report import SEEN
 
 
 class Recording(TriggerBusinessEventOperator):
-    def _try_finished(self, result):
-        SEEN.append(result)
+    def _try_finished(self, report):
+        super()._try_finished(report)
+        SEEN.append(report)
 
 
 with DAG("{dag_id}", schedule=None, start_date=datetime.datetime(2024, 1, 1), catchup=False) as dag:
@@ -43,7 +43,8 @@ def test_each_try_reports_its_outcome_once(dag_from_source, moengage_sandbox):
     result = run_dag(dag_from_source(textwrap.dedent(SOURCE.format(dag_id=dag_id)), dag_id))
     assert result.tasks["fire"] == ("success", 2)
     first, second = SEEN
-    assert (first.action, first.outcome, first.result) == (Action.SEND, Outcome.UNKNOWN, None)
-    assert first.error is not None and first.error.outcome_unknown
-    assert (second.action, second.outcome, second.error) == (Action.SEND, Outcome.DELIVERED, None)
-    assert second.earlier_doubt and second.result["event_name"] == "NewSeriesAlert"
+    assert isinstance(first, TryReport) and isinstance(second, TryReport)
+    assert (first.outcome, first.http_status, first.resolution) == ("unknown", 500, None)
+    assert (second.outcome, second.http_status, second.resolution) == ("delivered", None, "resend")
+    assert first.event_name == second.event_name == "NewSeriesAlert"
+    assert first.deduplicated is None and second.deduplicated is None

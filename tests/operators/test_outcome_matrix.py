@@ -22,15 +22,8 @@ from typing import Any
 
 import pytest
 
-from moengage_provider.api.outcomes import (
-    FAILS_NOW,
-    RULES,
-    WAITS,
-    Failure,
-    Outcome,
-    Rule,
-    for_status,
-)
+from moengage_provider.api.outcomes import FAILS_NOW, RULES, WAITS, Rule, for_status
+from moengage_provider.exceptions import Failure, Outcome
 from tests.conftest import requires_airflow_3_3
 from tests.dagrun import run_dag
 from tests.faultfront import Fault, FaultFront

@@ -118,8 +118,7 @@ def test_failure_known_to_deliver_nothing_leaves_no_doubt(rerun_dag, moengage_sa
 def test_without_a_task_state_store_the_record_is_a_variable_and_said_so(rerun_dag, moengage_sandbox):
     from airflow.models.variable import Variable
 
-    from moengage_provider.delivery.record import STORE_KEY
-    from moengage_provider.delivery.stores import VariableStateStore
+    from moengage_provider.delivery.stores import STORE_KEY, VariableStateStore
 
     dag = rerun_dag()
     result = run_dag(dag)

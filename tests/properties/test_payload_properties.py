@@ -19,13 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from moengage_provider.api.payload import (
-    INT_MAX,
-    INT_MIN,
-    InvalidBusinessEventError,
-    attributes_from_rendered,
-    prepare_trigger,
-)
+from moengage_provider.api.payload import INT_MAX, INT_MIN, attributes_from_rendered, prepare_trigger
+from moengage_provider.api.text_fields import InvalidBusinessEventError
 
 # Every code point, lone surrogates and control characters included.
 ANY_CHAR = st.characters(min_codepoint=0, max_codepoint=0x10FFFF, exclude_categories=())

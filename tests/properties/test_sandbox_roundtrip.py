@@ -12,7 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
-from moengage_provider.api.payload import InvalidBusinessEventError, prepare_trigger
+from moengage_provider.api.payload import prepare_trigger
+from moengage_provider.api.text_fields import InvalidBusinessEventError
 from moengage_provider.exceptions import MoEngageValidationError
 from moengage_provider.hooks.moengage import MoEngageHook
 

@@ -1,0 +1,399 @@
+"""
+One try of ``TriggerBusinessEventOperator``, top to bottom: load the delivery record, decide, gate by
+idempotency key, send, classify, wait out a rate limit, settle an unknown outcome, report.
+
+The try gets typed values (the prepared payload, the delivery settings, the task instance, the hook,
+the store, a logger, a way to defer), never the operator. What an answer means is the hook's (by
+``api/outcomes.py``), what the next try does is ``record.py``'s, how long a rate limit is waited out
+is ``api/rate_limits.py``'s: this module does what they decide, in order, and says so in the log and
+in the try's :class:`~moengage_provider.observability.report.TryReport`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from moengage_provider.api.declared import check_declared
+from moengage_provider.api.rate_limits import (
+    HOW_IT_WAITS,
+    LIMITS_TEXT,
+    RateLimitWait,
+    format_duration,
+    plan_wait,
+)
+from moengage_provider.delivery.counters import OutcomeCheck, settle_seconds
+from moengage_provider.delivery.idempotency import DeliveryHistory, IdempotencyGate, skip_exception
+from moengage_provider.delivery.record import (
+    Action,
+    DeliveryRecord,
+    DeliverySettings,
+    Plan,
+    TaskInstanceRef,
+    after_attempt,
+    before_send,
+    nothing_delivered_by_this_try,
+    payload_fingerprint,
+    plan_try,
+    policy_name,
+    settle_doubt,
+    utc_now_iso,
+)
+from moengage_provider.delivery.stores import DeliveryStore, state_store_for, warn_if_reruns_can_resend
+from moengage_provider.exceptions import (
+    AirflowFailException,
+    MoEngageError,
+    MoEngageOutcomeUnknownError,
+    MoEngageRateLimitError,
+    MoEngageRateLimitWait,
+    Outcome,
+    invalid_event_fails_the_task,
+)
+from moengage_provider.observability import metrics
+from moengage_provider.observability.report import TryReport
+
+if TYPE_CHECKING:
+    from moengage_provider.api.payload import PreparedTrigger
+    from moengage_provider.hooks.connection import MoEngageConnectionSettings
+    from moengage_provider.hooks.moengage import MoEngageHook
+
+#: Hands the task to the triggerer until the moment given (raises Airflow's TaskDeferred).
+Defer = Callable[[dt.datetime], NoReturn]
+
+
+class Attempt:
+    """One try: :meth:`run` returns the task's result or raises; :attr:`report` says how it ended."""
+
+    def __init__(
+        self,
+        prepared: PreparedTrigger,
+        settings: DeliverySettings,
+        task: TaskInstanceRef,
+        hook: MoEngageHook,
+        store: DeliveryStore,
+        history: DeliveryHistory,
+        log: Any,
+        defer: Defer,
+    ) -> None:
+        self.prepared, self.settings, self.task = prepared, settings, task
+        self.hook, self.store, self.history, self.log, self.defer = hook, store, history, log, defer
+        self.event_name = prepared.event_name
+        self.fingerprint = ""  # of the payload, for this workspace and endpoint, once the connection is read
+        #: How the try ended, once it has (None: it ended before reaching the connection).
+        self.report: TryReport | None = None
+        self._connection: MoEngageConnectionSettings | None = None
+        self._plan: Plan | None = None
+        self._sent: list[Outcome] = []  # the outcome of each request this try sent
+        self._deduplicated: Any = None  # "rerun" or "idempotency_key": sent nothing, delivered before
+        self._settled_as_unknown = False  # took an earlier unknown outcome as it was, without sending
+        self._gate: IdempotencyGate | None = None
+        self._check: OutcomeCheck | None = None
+
+    @classmethod
+    def in_task(
+        cls,
+        context: Mapping[str, Any],
+        *,
+        prepared: PreparedTrigger,
+        settings: DeliverySettings,
+        hook: MoEngageHook,
+        log: Any,
+        defer: Defer,
+    ) -> Attempt:
+        """The running task instance's try: its store and event history from Airflow's context (only here)."""
+        history = DeliveryHistory(None)
+        if settings.idempotency_key is not None:
+            history = DeliveryHistory.of_event(context, prepared.event_name)
+        store = DeliveryStore(state_store_for(context, log))
+        task = TaskInstanceRef.of(context.get("ti"))
+        return cls(prepared, settings, task, hook, store, history, log, defer)
+
+    # -- the try ---------------------------------------------------------------------------------
+
+    def run(self) -> dict[str, Any]:
+        if self.settings.check_declared_attributes:
+            self._check_declared()  # refused before the try begins: nothing to report
+        try:
+            result = self._run()
+        except Exception as err:  # a deferral (TaskDeferred) is not the end of a try and passes through
+            self._finish(err)
+            raise
+        self._finish(None)
+        return result
+
+    def _run(self) -> dict[str, Any]:
+        warn_if_reruns_can_resend(self.store, self.log)
+        self._connection = settings = self.hook.settings  # a missing or unusable connection fails here
+        self.fingerprint = payload_fingerprint(
+            self.prepared.data, workspace_id=settings.workspace_id, base_url=settings.base_url
+        )
+        plan = self._plan = plan_try(self.store.load(), self.fingerprint, self.settings)
+        previous = plan.previous
+        if plan.action is Action.ALREADY_DELIVERED and previous is not None:
+            self.log.info(
+                "Skipping: MoEngage business event %r with this exact payload was already delivered by "
+                "this task instance at %s. Nothing was sent. To send it again anyway, set "
+                "deduplicate=False on the task.",
+                self.event_name,
+                previous.delivered_at,
+            )
+            self._deduplicated = "rerun"
+            return previous.result or {}
+        self._gate_by_idempotency_key()
+        if self.settings.if_outcome_unknown == "check":
+            self._check = OutcomeCheck(self.store, self.hook, self.event_name, self.log)
+        if plan.payload_changed_since_delivery and previous is not None:
+            self.log.info(
+                "The payload changed since this task instance delivered %r at %s; sending the new one.",
+                previous.event_name,
+                previous.delivered_at,
+            )
+        if plan.same and previous is not None and previous.in_doubt:
+            settled = self._follow_unknown_policy(previous)
+            if settled is not None:
+                return settled
+        return self._send(plan)
+
+    def _send(self, plan: Plan) -> dict[str, Any]:
+        """Send until an answer ends the try; a 429 waits, an unknown outcome may be checked once."""
+        checked_in_this_try = False
+        while True:
+            attempt = before_send(plan, self.fingerprint, self.event_name, utc_now_iso())
+            self.store.save(attempt)
+            if self._check is not None:
+                self._check.before_send(self.fingerprint)
+            try:
+                with metrics.trigger_request(self.event_name, self._data_center):
+                    answer = self.hook.send_prepared_trigger(self.prepared)
+            except MoEngageRateLimitError as err:
+                self._sent.append(err.outcome)
+                record = after_attempt(plan, attempt, err.outcome, now=utc_now_iso(), rate_limited=True)
+                self.store.save(record)
+                plan = Plan(Action.SEND, record, same=True)
+                self._wait_out_rate_limit(err, record)
+                continue
+            except MoEngageError as err:
+                self._sent.append(err.outcome)
+                record = after_attempt(plan, attempt, err.outcome, now=utc_now_iso(), reason=str(err))
+                self.store.save(record)
+                # "check": settle the doubt in this try, once; a second doubt is the next try's.
+                if self._check and record and err.outcome is Outcome.UNKNOWN and not checked_in_this_try:
+                    checked_in_this_try = True
+                    settled = self._settle_by_counters(record)
+                    if settled is not None:
+                        return settled
+                    plan = Plan(Action.SEND, record, same=True)
+                    continue
+                self._explain(err, record)
+                raise
+            self._sent.append(Outcome.DELIVERED)
+            now = utc_now_iso()
+            result = {"event_name": self.event_name, "message": answer.get("message"), "sent_at": now}
+            self.store.save(after_attempt(plan, attempt, Outcome.DELIVERED, now=now, result=result))
+            if self._gate is not None:
+                self._gate.record()
+            return result
+
+    # -- before sending --------------------------------------------------------------------------
+
+    def _check_declared(self) -> None:
+        """``check_declared_attributes``: the event as declared in MoEngage must take these attributes."""
+        declared = self.hook.get_business_event(self.event_name)
+        with invalid_event_fails_the_task():
+            check_declared(self.event_name, self.prepared.body["event_attributes"], declared)
+
+    def _gate_by_idempotency_key(self) -> None:
+        """The same announcement by any earlier task instance under this key: skip (or fail)."""
+        if self.settings.idempotency_key is None:
+            return
+        key = self.settings.idempotency_key
+        self._gate = IdempotencyGate(
+            self.history, key, self.event_name, self.fingerprint, self.task, self.log
+        )
+        try:
+            self._gate.check()
+        except skip_exception():
+            self._deduplicated = "idempotency_key"
+            raise
+
+    # -- an earlier try may have delivered -------------------------------------------------------
+
+    def _follow_unknown_policy(self, previous: DeliveryRecord) -> dict[str, Any] | None:
+        """The result when this try must not send (skipped, or settled by counters); None: send."""
+        action = self._plan.action if self._plan is not None else Action.SEND
+        why = previous.reason or "the try ended while the request was in flight"
+        if action is Action.CHECK and self._check is not None:
+            return self._settle_by_counters(previous)
+        if action is Action.FAIL:
+            raise MoEngageOutcomeUnknownError(
+                f"A previous try at {previous.attempted_at} may have delivered MoEngage business event "
+                f"{self.event_name!r} ({why}). if_outcome_unknown='fail': check MoEngage's campaign "
+                "analytics, then clear this task with if_outcome_unknown='resend' or 'skip'."
+            )
+        if action is Action.SKIP:
+            self.log.warning(
+                "A previous try at %s may have delivered %r (%s). if_outcome_unknown='skip': not "
+                "sending again (at most once).",
+                previous.attempted_at,
+                self.event_name,
+                why,
+            )
+            return self._settle(previous, "unknown, not resent (if_outcome_unknown='skip')", known=False)
+        self.log.warning(
+            "A previous try at %s may have delivered %r (%s). if_outcome_unknown='resend': sending "
+            "again (at least once; set if_outcome_unknown='skip' for at most once).",
+            previous.attempted_at,
+            self.event_name,
+            why,
+        )
+        return None
+
+    def _settle_by_counters(self, previous: DeliveryRecord) -> dict[str, Any] | None:
+        """``"check"``: the result when MoEngage's counters settle the doubt; None: send (or inconclusive)."""
+        assert self._check is not None
+        why = previous.reason or "the try ended while the request was in flight"
+        self.log.warning(
+            "A previous send at %s may have delivered %r (%s); checking MoEngage's counters.",
+            previous.attempted_at,
+            self.event_name,
+            why,
+        )
+        check = self._check.resolve(self.fingerprint, settle_seconds(self.settings.check_settle_seconds))
+        if check.verdict == "not_delivered":
+            return None
+        if check.verdict == "delivered":
+            return self._settle(previous, f"delivered (MoEngage's counters: {check.case})", known=True)
+        if self.settings.if_check_inconclusive == "fail":
+            raise MoEngageOutcomeUnknownError(
+                f"MoEngage business event {self.event_name!r} may have been delivered at "
+                f"{previous.attempted_at} ({why}), and MoEngage's counters cannot tell ({check.explain()}). "
+                "if_check_inconclusive='fail': check MoEngage's campaign analytics, then clear this task "
+                "with if_outcome_unknown='resend' or 'skip'."
+            )
+        if self.settings.if_check_inconclusive == "resend":
+            self.log.warning("The check was inconclusive; if_check_inconclusive='resend': sending again.")
+            return None
+        return self._settle(previous, "unknown, not resent (if_check_inconclusive='skip')", known=False)
+
+    def _settle(self, previous: DeliveryRecord, outcome: str, *, known: bool) -> dict[str, Any]:
+        """Take the doubtful send as delivered: ``known`` by MoEngage's counters, or skipped (at most once)."""
+        self._settled_as_unknown = not known
+        result = {"event_name": self.event_name, "message": None, "sent_at": previous.attempted_at}
+        result["outcome"] = outcome
+        self.store.save(settle_doubt(previous, result))
+        if self._gate is not None:
+            self._gate.record()
+        return result
+
+    def _explain(self, err: MoEngageError, record: DeliveryRecord | None) -> None:
+        """Say on this try what became of the event, and what the next try will do about it."""
+        event = repr(record.event_name) if record is not None else "the event"
+        if err.outcome is Outcome.UNKNOWN:
+            next_try = self.settings.unknown_policy.next_try
+            if self.task.try_number > self.settings.retries or isinstance(err, AirflowFailException):
+                err.add_context(
+                    f"MoEngage may or may not have accepted business event {event}; this task will not "
+                    "retry by itself: check MoEngage's campaign analytics before clearing it (a cleared "
+                    f"task {next_try})."
+                )
+            else:
+                err.add_context(
+                    f"MoEngage may or may not have accepted business event {event}. The next try {next_try}."
+                )
+        elif record is not None and record.in_doubt:
+            err.add_context(
+                f"This request was not delivered, but an earlier try at {record.attempted_at} may have "
+                f"delivered business event {event} ({record.reason or 'it ended while in flight'})."
+            )
+
+    # -- the rate limit --------------------------------------------------------------------------
+
+    def _wait_out_rate_limit(self, err: MoEngageRateLimitError, record: DeliveryRecord | None) -> None:
+        """A 429: defer, sleep when short, or retry when the window reopens; too long a wait fails the task."""
+        since = (record and record.rate_limited_since) or utc_now_iso()
+        wait = plan_wait(
+            dt.datetime.now(dt.timezone.utc),
+            retry_after=err.retry_after,
+            window=self.settings.rate_limit_window,
+            waiting_since=dt.datetime.fromisoformat(since),
+            max_wait=self.settings.max_rate_limit_wait,
+            deferrable=self.settings.deferrable,
+        )
+        nothing = nothing_delivered_by_this_try(record)
+        if wait.too_long:
+            raise AirflowFailException(
+                f"MoEngage rate limit: still refused after waiting {format_duration(wait.waited)}, and the "
+                f"next window opens at {wait.until:%Y-%m-%d %H:%M:%S} UTC, past max_rate_limit_wait="
+                f"{format_duration(self.settings.max_rate_limit_wait.total_seconds())}. {LIMITS_TEXT}. "
+                "Spread triggers out, batch items into fewer events, or raise max_rate_limit_wait. "
+                f"{nothing}"
+            )
+        metrics.rate_limit_wait(self.event_name, self._data_center, wait.seconds)
+        self.log.warning(
+            "MoEngage rate limit hit for %r (HTTP 429%s). %s. Waiting %s until %s UTC: %s; "
+            "%s. This is a wait, not a failed delivery.",
+            self.event_name,
+            f", request_id={err.request_id}" if err.request_id else "",
+            LIMITS_TEXT,
+            format_duration(wait.seconds),
+            f"{wait.until:%H:%M:%S}",
+            wait.reason,
+            HOW_IT_WAITS[wait.how],
+        )
+        if wait.how == "defer":
+            self.defer(wait.until)
+        if wait.how == "sleep":
+            time.sleep(wait.seconds)
+            return
+        self._retry_when_the_window_reopens(wait, nothing)
+
+    def _retry_when_the_window_reopens(self, wait: RateLimitWait, nothing: str) -> NoReturn:
+        if self.task.try_number > self.settings.retries:
+            raise AirflowFailException(
+                f"MoEngage rate limit: the next window opens at {wait.until:%Y-%m-%d %H:%M:%S} UTC, but "
+                "this task has no retries left to wait for it without holding a worker. Enable retries "
+                f"(retries >= 1) or deferrable=True. {nothing}"
+            )
+        if not self.settings.retry_policy and self.settings.retry_delay < wait.seconds:
+            self.log.warning(
+                "This Airflow has no retry policies (added in 3.3): the retry comes after retry_delay=%s, "
+                "before the window reopens, and may be refused again (each refusal uses a retry). Set "
+                "deferrable=True, or retry_delay of at least %s.",
+                format_duration(self.settings.retry_delay),
+                format_duration(wait.seconds),
+            )
+        raise MoEngageRateLimitWait(
+            f"MoEngage rate limit: retry at {wait.until:%Y-%m-%d %H:%M:%S} UTC (in "
+            f"{format_duration(wait.seconds)}). This is a wait, not a failed delivery.",
+            wait_seconds=wait.seconds,
+        )
+
+    # -- the report ------------------------------------------------------------------------------
+
+    @property
+    def _data_center(self) -> str | None:
+        return self._connection.data_center if self._connection is not None else None
+
+    def _finish(self, error: BaseException | None) -> None:
+        """The one place where the try's end is known: its report (lineage reads it) and its metrics.
+        Never changes how the try ends."""
+        connection = self._connection
+        if connection is None:  # it ended before the connection was read: nothing went out
+            return
+        plan = self._plan
+        doubt = bool(plan and plan.same and plan.previous and plan.previous.in_doubt)
+        try:
+            self.report = TryReport.of_try(
+                body=self.prepared.body,
+                connection=connection,
+                error=error,
+                last_request=self._sent[-1] if self._sent else None,
+                deduplicated=self._deduplicated,
+                settled_as_unknown=self._settled_as_unknown,
+                resolution=policy_name(plan.action) if plan is not None and doubt else None,
+            )
+            metrics.try_finished(self.report)
+        except Exception:
+            self.log.debug("Could not record metrics/lineage for this try", exc_info=True)

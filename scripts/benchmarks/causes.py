@@ -30,15 +30,8 @@ def causes(results: dict[str, Any]) -> list[str]:
         )
     if over.get("call_pass") is False:
         out.append(
-            f"**2, per call**: the hook takes {fmt(over['call_ratio'], 3)}x the bare post. Its own work per "
-            f"call is payload validation and encoding plus one log line ({fmt(over['log_line_ms']['median'], 3)} ms "
-            "alone); if the ratio moves between runs, it is the machine's noise on a ~1 ms round trip."
-            + (
-                ""
-                if over.get("one_pass_each", True)
-                else f" Passes per trigger are not one each{passes_text(over, lead=': ')} (validations / "
-                "encodings): something validates or encodes the payload again after `prepare_trigger`."
-            )
+            f"**2, per call**: passes per trigger are not one each{passes_text(over, lead=': ')} (validations "
+            "/ encodings): something validates or encodes the payload again after `prepare_trigger`."
         )
     if over.get("operator_pass") is False:
         per_string = over["airflow_render_ms"]["median"] / max(1, over["template_strings"])
@@ -83,7 +76,7 @@ def causes(results: dict[str, Any]) -> list[str]:
             f"(+{fmt(req, 2)} MiB), and most of the hook's import time (see the `-X importtime` table). "
             "The floor for any `requests`-based hook is the bare `requests` task: "
             f"+{fmt(mem['requests_extra_mib'], 2)} MiB (one POST included). **Decision: kept.** The provider "
-            "is built on the HTTP provider's `HttpHook` on purpose (issue 2: its session, auth, proxy and TLS "
+            "is built on the HTTP provider's `HttpHook` on purpose (as the brief for the hook asked: its session, auth, proxy and TLS "
             "extras, so a connection behaves like every other HTTP connection in Airflow), and the cost is "
             "that module's import-time `aiohttp`, not our code. Dropping `HttpHook` for a bare "
             "`requests.Session()` would bring the task to about the `requests` floor plus our own modules "

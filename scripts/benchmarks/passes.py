@@ -1,4 +1,5 @@
-"""How many validation and encoding passes one trigger makes (issue 10: one of each, in one place)."""
+"""How many validation and encoding passes one trigger makes (one of each: the payload is checked and
+encoded once, in one place, and those bytes are sent)."""
 
 from __future__ import annotations
 

@@ -55,8 +55,9 @@ def install_probe(probe: Probe) -> None:
     """Wrap the operator's entry points, the hook call, the store, sleeps and inline triggers."""
     import airflow.sdk.definitions.dag as dag_module
 
+    import moengage_provider.delivery.attempt as attempt
     import moengage_provider.operators.business_event as business_event
-    from moengage_provider.delivery.record import DeliveryStore
+    from moengage_provider.delivery.stores import DeliveryStore
     from moengage_provider.hooks.moengage import MoEngageHook
 
     operator = business_event.TriggerBusinessEventOperator
@@ -99,10 +100,10 @@ def install_probe(probe: Probe) -> None:
         setattr(cls, name, wrapper)
 
     timed_method(MoEngageHook, "trigger_business_event", "hook_calls")
-    for name in ("load", "save", "restore"):
+    for name in ("load", "save"):
         timed_method(DeliveryStore, name, "store_calls")
 
-    real_time = business_event.time
+    real_time = attempt.time  # the try sleeps out a short rate-limit wait with this module's ``time``
 
     class TimeShim:
         def __getattr__(self, name: str) -> Any:
@@ -112,7 +113,7 @@ def install_probe(probe: Probe) -> None:
             with probe.timed(probe.sleeps):
                 real_time.sleep(seconds)
 
-    business_event.time = TimeShim()  # type: ignore[assignment]
+    attempt.time = TimeShim()  # type: ignore[assignment]
 
     run_inline_trigger = dag_module._run_inline_trigger
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from moengage_provider.testing.sandbox.cli import LISTENING
+from moengage_provider.testing.sandbox.banner import LISTENING
 from moengage_provider.testing.sandbox.connection import SandboxConnection
 
 #: Seconds to wait for the child to say it listens; a loaded CI machine needs more than a laptop.

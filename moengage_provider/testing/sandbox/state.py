@@ -1,17 +1,28 @@
-"""Workspace state: declared events, their counters, and the fixed rate-limit windows.
+"""What the sandbox knows: workspaces, declared events and their counters, the fixed rate-limit
+windows, and ``SandboxState``, the one object request handlers read and change.
 
 One table, ``WINDOWS``, names every limit the sandbox enforces: what it counts, the window length
-and the limit (sandbox attributes), so adding or changing a limit is one row.
+and the limit (settings), so adding or changing a limit is one row.
 """
 
 from __future__ import annotations
 
+import base64
 import bisect
+import copy
 import math
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from moengage_provider.testing.sandbox.protocol import naive_iso
+from moengage_provider.testing.sandbox.faults import FaultQueue
+from moengage_provider.testing.sandbox.options import event_specs
+from moengage_provider.testing.sandbox.protocol import naive_iso, new_object_id
+from moengage_provider.testing.sandbox.records import Recorder
+from moengage_provider.testing.sandbox.settings import Settings
+from moengage_provider.testing.sandbox.validation import normalize_attributes
 
 
 @dataclass
@@ -113,3 +124,115 @@ def full_windows(ws: Workspace, names: tuple[str, ...], limits: Any, now: float)
 def count(ws: Workspace, names: tuple[str, ...]) -> None:
     for name in names:
         ws.windows[name].count += 1
+
+
+def _spec(event: Event) -> dict[str, Any]:
+    spec: dict[str, Any] = {"attributes": dict(event.attributes), "active_campaign": event.active_campaign}
+    if event.flow:
+        spec["flow"] = True
+    return spec
+
+
+class SandboxState:
+    """The workspaces, records, faults and settings of one sandbox, under one lock, with its clock.
+
+    Request handlers receive this object (never the server that owns it), so what a request can
+    see and change is exactly what is here.
+    """
+
+    def __init__(self, settings: Settings, primary: str, clock: Callable[[], float] | None = None) -> None:
+        self.settings = settings
+        self.primary = primary
+        self.lock = threading.RLock()
+        self.workspaces: dict[str, Workspace] = {}
+        self.recorder = Recorder(self.secret_forms)
+        self.faults = FaultQueue()
+        self._clock: Callable[[], float] = clock or time.time
+
+    def now(self) -> float:
+        return float(self._clock())
+
+    def workspace(self, workspace_id: str | None = None) -> Workspace:
+        key = workspace_id if workspace_id is not None else self.primary
+        try:
+            return self.workspaces[key]
+        except KeyError:
+            raise KeyError(f"unknown workspace {key!r}") from None
+
+    def add_workspace(
+        self, workspace_id: str, api_key: str, *, events: Mapping[str, Mapping[str, Any]] | None = None
+    ) -> None:
+        if not workspace_id or not api_key:
+            raise ValueError("workspace_id and api_key must be non-empty strings")
+        with self.lock:
+            if workspace_id not in self.workspaces:
+                self.workspaces[workspace_id] = Workspace(workspace_id, api_key, {})
+            else:
+                self.workspaces[workspace_id].api_key = api_key
+        self.declare_events(events or {}, workspace_id=workspace_id)
+
+    def declare_events(self, specs: Mapping[str, Any], *, workspace_id: str | None = None) -> None:
+        for name, spec in event_specs(specs):
+            self.declare_event(name, workspace_id=workspace_id, **spec)
+
+    def declare_event(
+        self,
+        name: str,
+        attributes: Mapping[str, str] | Sequence[Mapping[str, str]] | None = None,
+        active_campaign: bool = True,
+        *,
+        workspace_id: str | None = None,
+        flow: bool = False,
+    ) -> None:
+        if not isinstance(name, str) or not name:
+            raise ValueError("event name must be a non-empty string")
+        attrs = normalize_attributes(attributes, name)
+        now = self.now()
+        with self.lock:
+            ws = self.workspace(workspace_id)
+            previous = ws.events.get(name)
+            ws.events[name] = Event(
+                name=name,
+                attributes=attrs,
+                active_campaign=bool(active_campaign),
+                event_id=previous.event_id if previous else new_object_id(),
+                object_id=previous.object_id if previous else new_object_id(),
+                created_at=previous.created_at if previous else naive_iso(now),
+                created_by=previous.created_by if previous else "sandbox@example.com",
+                flow=bool(flow),
+                accepted_at=previous.accepted_at if previous else [],
+            )
+
+    def events(self, workspace_id: str | None = None) -> dict[str, dict[str, Any]]:
+        with self.lock:
+            return {e.name: _spec(e) for e in self.workspace(workspace_id).events.values()}
+
+    def reset(self) -> None:
+        with self.lock:
+            self.recorder.clear()
+            self.faults.clear()
+            for ws in self.workspaces.values():
+                ws.reset()
+
+    def rate_limit_state(self, workspace_id: str | None = None) -> dict[str, Any]:
+        now = self.now()
+        with self.lock:
+            ws = self.workspace(workspace_id)
+            state: dict[str, Any] = {"workspace_id": ws.workspace_id}
+            for name, (length_attr, limit_attr) in WINDOWS.items():
+                seconds = float(getattr(self.settings, length_attr))
+                window = ws.windows[name]
+                window.roll(now, seconds)
+                label = "search" if name == "minute" else name
+                state[f"{label}_count"] = window.count
+                state[f"{label}_window_ends_at"] = window.ends_at(seconds)
+                state[limit_attr] = getattr(self.settings, limit_attr)
+            return copy.deepcopy(state)
+
+    def secret_forms(self) -> list[str]:
+        """Every form an API key could be seen in: scrubbed from all the sandbox keeps or prints."""
+        forms: list[str] = []
+        for ws in list(self.workspaces.values()):
+            pair = f"{ws.workspace_id}:{ws.api_key}"
+            forms += [base64.b64encode(pair.encode()).decode(), pair, ws.api_key]
+        return forms

@@ -11,7 +11,7 @@ import binascii
 import hmac
 import json
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from moengage_provider.testing.sandbox.api import create, search, trigger
 from moengage_provider.testing.sandbox.protocol import (
@@ -32,13 +32,10 @@ from moengage_provider.testing.sandbox.protocol import (
     json_bytes,
     status_line,
 )
-from moengage_provider.testing.sandbox.state import Workspace
+from moengage_provider.testing.sandbox.state import SandboxState, Workspace
 from moengage_provider.testing.sandbox.validation import parse_json
 
-if TYPE_CHECKING:
-    from moengage_provider.testing.sandbox.server import MoEngageSandbox
-
-Endpoint = Callable[["MoEngageSandbox", Workspace, dict[str, Any], str, str], dict[str, Any]]
+Endpoint = Callable[["SandboxState", Workspace, dict[str, Any], str, str], dict[str, Any]]
 
 #: path -> the endpoint that answers it (POST only, as documented).
 ENDPOINTS: dict[str, Endpoint] = {
@@ -49,8 +46,10 @@ ENDPOINTS: dict[str, Endpoint] = {
 ALLOWED_METHODS = "POST"
 
 
-def peek_event_name(body: bytes) -> str | None:
-    """The event name of a body, for records and logs (even of a request that was refused)."""
+def peek_event_name(path: str, body: bytes) -> str | None:
+    """The event name of a create or trigger body, for records and logs (even of a refused request)."""
+    if path not in (CREATE_PATH, TRIGGER_PATH):
+        return None
     try:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError):
@@ -83,7 +82,7 @@ def route(method: str, path: str, request_id: str) -> Endpoint:
 
 
 def process(
-    sb: MoEngageSandbox,
+    state: SandboxState,
     method: str,
     path: str,
     headers: Mapping[str, str],
@@ -92,18 +91,18 @@ def process(
     received_at: str,
 ) -> tuple[Response, str | None]:
     """Answer one API request and record its outcome. Returns the response and the event name."""
-    event_name = peek_event_name(body) if path in (CREATE_PATH, TRIGGER_PATH) else None
+    event_name = peek_event_name(path, body)
     workspace_id: str | None = None
     try:
         endpoint = route(method, path, request_id)
-        ws = authenticate(sb, headers.get("authorization"), request_id)
+        ws = authenticate(state, headers.get("authorization"), request_id)
         workspace_id = ws.workspace_id
         payload = parse_json(headers.get("content-type"), body, request_id)
-        with sb._lock:
-            result = endpoint(sb, ws, payload, request_id, received_at)
+        with state.lock:
+            result = endpoint(state, ws, payload, request_id, received_at)
         return Response(200, json_bytes(result)), event_name
     except Reject as reject:
-        sb._recorder.reject(
+        state.recorder.reject(
             path,
             reject.status,
             reject.code,
@@ -117,7 +116,7 @@ def process(
         return Response(reject.status, json_bytes(reject.body), headers=reject.headers), event_name
 
 
-def authenticate(sb: MoEngageSandbox, header: str | None, request_id: str) -> Workspace:
+def authenticate(state: SandboxState, header: str | None, request_id: str) -> Workspace:
     """Basic auth: workspace ID as the user name, API key as the password (documented 401s)."""
 
     def fail(target: str, message: str, listed: bool) -> Reject:
@@ -143,8 +142,8 @@ def authenticate(sb: MoEngageSandbox, header: str | None, request_id: str) -> Wo
     user, sep, password = decoded.partition(":")
     if not sep or (not user and not password):
         raise missing
-    with sb._lock:
-        ws = sb._workspaces.get(user)
+    with state.lock:
+        ws = state.workspaces.get(user)
     if ws is None:
         raise fail("APP_ID", MSG_INVALID_APP_ID, listed=True)
     if not hmac.compare_digest(password.encode("utf-8"), ws.api_key.encode("utf-8")):

@@ -5,7 +5,7 @@ A created event has an active campaign, so it can be triggered at once, even in 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from moengage_provider.testing.sandbox.protocol import (
     ATTRIBUTE_TYPES,
@@ -18,16 +18,13 @@ from moengage_provider.testing.sandbox.protocol import (
     naive_iso,
     new_object_id,
 )
-from moengage_provider.testing.sandbox.state import Event, Workspace
+from moengage_provider.testing.sandbox.state import Event, SandboxState, Workspace
 from moengage_provider.testing.sandbox.validation import (
     check_fields,
     is_email,
     json_type_name,
     non_empty_name,
 )
-
-if TYPE_CHECKING:
-    from moengage_provider.testing.sandbox.server import MoEngageSandbox
 
 _ATTRIBUTE_KEYS = ("attribute_name", "attribute_data_type")
 
@@ -65,7 +62,7 @@ def _attributes(items: list[Any], request_id: str) -> dict[str, str]:
 
 
 def handle(
-    sb: MoEngageSandbox, ws: Workspace, payload: dict[str, Any], request_id: str, received_at: str
+    state: SandboxState, ws: Workspace, payload: dict[str, Any], request_id: str, received_at: str
 ) -> dict[str, Any]:
     check_fields(
         payload,
@@ -88,8 +85,8 @@ def handle(
         raise bad_request(
             MSG_EVENT_EXISTS, [detail("InvalidValue", "event_name", MSG_EVENT_EXISTS)], request_id
         )
-    if len(ws.events) >= sb.event_limit:
-        message = f"{MSG_EVENT_LIMIT} ({sb.event_limit})"
+    if len(ws.events) >= state.settings.event_limit:
+        message = f"{MSG_EVENT_LIMIT} ({state.settings.event_limit})"
         raise bad_request(message, [detail("InvalidValue", "event_name", message)], request_id)
     event = Event(
         name=name,
@@ -97,7 +94,7 @@ def handle(
         active_campaign=True,
         event_id=new_object_id(),
         object_id=new_object_id(),
-        created_at=naive_iso(sb._now()),
+        created_at=naive_iso(state.now()),
         created_by=created_by,
     )
     ws.events[name] = event

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from moengage_provider.testing.sandbox.api.trigger import rate_limited
 from moengage_provider.testing.sandbox.protocol import (
@@ -15,15 +15,18 @@ from moengage_provider.testing.sandbox.protocol import (
     bad_request,
     detail,
 )
-from moengage_provider.testing.sandbox.state import SEARCH_WINDOWS, Workspace, count, full_windows
+from moengage_provider.testing.sandbox.state import (
+    SEARCH_WINDOWS,
+    SandboxState,
+    Workspace,
+    count,
+    full_windows,
+)
 from moengage_provider.testing.sandbox.validation import check_fields
-
-if TYPE_CHECKING:
-    from moengage_provider.testing.sandbox.server import MoEngageSandbox
 
 
 def handle(
-    sb: MoEngageSandbox, ws: Workspace, payload: dict[str, Any], request_id: str, received_at: str
+    state: SandboxState, ws: Workspace, payload: dict[str, Any], request_id: str, received_at: str
 ) -> dict[str, Any]:
     check_fields(payload, ("event_ids", "event_names"), (), "BusinessEventSearchRequest", request_id)
     criteria: dict[str, list[str]] = {}
@@ -44,14 +47,14 @@ def handle(
             [detail("MissingValue", ["event_ids", "event_names"], MSG_SEARCH_CRITERIA)],
             request_id,
         )
-    now = sb._now()
-    ends = full_windows(ws, SEARCH_WINDOWS, sb, now)
+    now = state.now()
+    ends = full_windows(ws, SEARCH_WINDOWS, state.settings, now)
     if ends:
-        raise rate_limited(sb, max(ends), now)
+        raise rate_limited(state, max(ends), now)
     count(ws, SEARCH_WINDOWS)
     ids = set(criteria.get("event_ids", []))
     names = set(criteria.get("event_names", []))
-    as_of = now - sb.counter_lag_seconds
+    as_of = now - state.settings.counter_lag_seconds
     data = [
         e.as_search_result(ws.workspace_id, as_of)
         for e in ws.events.values()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import json
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from moengage_provider.testing.sandbox.protocol import (
     MSG_BAD_REQUEST,
@@ -27,6 +27,8 @@ from moengage_provider.testing.sandbox.records import TriggerRecord
 from moengage_provider.testing.sandbox.state import (
     FLOW_WINDOWS,
     TRIGGER_WINDOWS,
+    Event,
+    SandboxState,
     Workspace,
     count,
     full_windows,
@@ -39,14 +41,11 @@ from moengage_provider.testing.sandbox.validation import (
     type_ok,
 )
 
-if TYPE_CHECKING:
-    from moengage_provider.testing.sandbox.server import MoEngageSandbox
 
-
-def rate_limited(sb: MoEngageSandbox, window_end: float, now: float) -> Reject:
+def rate_limited(state: SandboxState, window_end: float, now: float) -> Reject:
     """The documented 429 (``Retry-After`` only when asked for: MoEngage documents none)."""
     headers = None
-    if sb.retry_after:
+    if state.settings.retry_after:
         headers = {"Retry-After": str(max(1, math.ceil(window_end - now)))}
     return Reject(
         429,
@@ -58,8 +57,34 @@ def rate_limited(sb: MoEngageSandbox, window_end: float, now: float) -> Reject:
 
 
 def handle(
-    sb: MoEngageSandbox, ws: Workspace, payload: dict[str, Any], request_id: str, received_at: str
+    state: SandboxState, ws: Workspace, payload: dict[str, Any], request_id: str, received_at: str
 ) -> dict[str, Any]:
+    name, attributes, triggered_by = _checked_body(payload, request_id)
+    event = ws.events.get(name)
+    if event is None and not state.settings.permissive:
+        raise bad_request(
+            MSG_EVENT_NOT_FOUND,
+            [detail("InvalidValue", "event_name", MSG_EVENT_NOT_FOUND_DETAIL)],
+            request_id,
+        )
+    if event is not None:
+        _check_against(event, attributes, request_id)
+    now = state.now()
+    admit(state, ws, event, now)
+    record: TriggerRecord = {
+        "event_name": name,
+        "event_attributes": copy.deepcopy(attributes),
+        "triggered_by": triggered_by,
+        "workspace_id": ws.workspace_id,
+        "received_at": received_at,
+        "request_id": request_id,
+    }
+    keep(state, record)
+    return {"message": MSG_TRIGGERED}
+
+
+def _checked_body(payload: dict[str, Any], request_id: str) -> tuple[str, dict[str, Any], Any]:
+    """The event name, attributes and ``triggered_by`` of a well-formed body, or the documented 400."""
     check_fields(
         payload,
         ("event_name", "event_attributes", "triggered_by"),
@@ -77,60 +102,56 @@ def handle(
         # Verbatim from the documented example (its top-level message is the "does not exists" one).
         message = f"triggered_by - Invalid email address : '{triggered_by}'"
         raise bad_request(MSG_EVENT_NOT_FOUND, [detail("MissingValue", "triggered_by", message)], request_id)
-    event = ws.events.get(name)
-    if event is None and not sb.permissive:
+    return name, attributes, triggered_by
+
+
+def _check_against(event: Event, attributes: dict[str, Any], request_id: str) -> None:
+    """Attributes declared and of their declared types; an active campaign uses the event."""
+    undeclared = [a for a in attributes if a not in event.attributes]
+    if undeclared:
         raise bad_request(
-            MSG_EVENT_NOT_FOUND,
-            [detail("InvalidValue", "event_name", MSG_EVENT_NOT_FOUND_DETAIL)],
+            MSG_WRONG_ATTRIBUTE,
+            [detail("InvalidValue", a, MSG_WRONG_ATTRIBUTE) for a in undeclared],
             request_id,
         )
-    if event is not None:
-        undeclared = [a for a in attributes if a not in event.attributes]
-        if undeclared:
-            raise bad_request(
-                MSG_WRONG_ATTRIBUTE,
-                [detail("InvalidValue", a, MSG_WRONG_ATTRIBUTE) for a in undeclared],
-                request_id,
-            )
-        wrong = [(a, v) for a, v in attributes.items() if not type_ok(event.attributes[a], v)]
-        if wrong:
-            details = []
-            for attr, value in wrong:
-                declared = event.attributes[attr]
-                message = (
-                    f"['{attr}'] - Wrong Attribute data type is passed : '{json_type_name(value)}'"
-                    f" (declared '{declared}')"
-                )
-                if declared == "date":
-                    message += ": expected YYYY-MM-DD, an ISO 8601 date-time or MM/DD/YYYY"
-                details.append(detail("InvalidValue", [attr], message))
-            raise bad_request(MSG_BAD_REQUEST, details, request_id)
-        if not event.active_campaign:
-            raise bad_request(
-                MSG_NO_ACTIVE_CAMPAIGN,
-                [detail("InvalidValue", "event_name", MSG_NO_ACTIVE_CAMPAIGN)],
-                request_id,
-            )
+    details = []
+    for attr, value in attributes.items():
+        declared = event.attributes[attr]
+        if type_ok(declared, value):
+            continue
+        message = (
+            f"['{attr}'] - Wrong Attribute data type is passed : '{json_type_name(value)}'"
+            f" (declared '{declared}')"
+        )
+        if declared == "date":
+            message += ": expected YYYY-MM-DD, an ISO 8601 date-time or MM/DD/YYYY"
+        details.append(detail("InvalidValue", [attr], message))
+    if details:
+        raise bad_request(MSG_BAD_REQUEST, details, request_id)
+    if not event.active_campaign:
+        raise bad_request(
+            MSG_NO_ACTIVE_CAMPAIGN,
+            [detail("InvalidValue", "event_name", MSG_NO_ACTIVE_CAMPAIGN)],
+            request_id,
+        )
 
-    now = sb._now()
-    is_flow = sb.all_flows or (event is not None and event.flow)
+
+def admit(state: SandboxState, ws: Workspace, event: Event | None, now: float) -> None:
+    """Count a valid trigger in its windows (campaign limits; flow limits for flow events), or
+    refuse it with the documented 429 when one of them is full."""
+    is_flow = state.settings.all_flows or (event is not None and event.flow)
     windows = TRIGGER_WINDOWS + FLOW_WINDOWS if is_flow else TRIGGER_WINDOWS
-    ends = full_windows(ws, windows, sb, now)
+    ends = full_windows(ws, windows, state.settings, now)
     if ends:
-        raise rate_limited(sb, max(ends), now)
+        raise rate_limited(state, max(ends), now)
     count(ws, windows)
     if event is not None:
         event.accepted_at.append(now)
-    record: TriggerRecord = {
-        "event_name": name,
-        "event_attributes": copy.deepcopy(attributes),
-        "triggered_by": triggered_by,
-        "workspace_id": ws.workspace_id,
-        "received_at": received_at,
-        "request_id": request_id,
-    }
-    sb._recorder.trigger(record)
-    if sb.record_file is not None:
-        with sb.record_file.open("a", encoding="utf-8") as fh:
+
+
+def keep(state: SandboxState, record: TriggerRecord) -> None:
+    """Remember an accepted trigger (and append it to the record file, when there is one)."""
+    state.recorder.trigger(record)
+    if state.settings.record_file is not None:
+        with state.settings.record_file.open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(record, ensure_ascii=True) + "\n")
-    return {"message": MSG_TRIGGERED}

@@ -78,8 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         permissive=sandbox.permissive,
         events_declared=len(sandbox.events()),
     )
-    print("\n".join(lines), flush=True)
-    _serve_until_a_signal(sandbox)
+    _serve_until_a_signal(sandbox, lines)
     print(STOPPED, flush=True)
     return 0
 
@@ -103,7 +102,9 @@ def _sandbox_options(parser: argparse.ArgumentParser, args: argparse.Namespace) 
     return kwargs
 
 
-def _serve_until_a_signal(sandbox: MoEngageSandbox) -> None:
+def _serve_until_a_signal(sandbox: MoEngageSandbox, startup: list[str]) -> None:
+    """Print the start-up lines once Ctrl-C and SIGTERM stop it cleanly (whoever reads the
+    "listening" line may signal at once), then serve until one comes."""
     stop = threading.Event()
 
     def on_signal(signum: int, frame: Any) -> None:
@@ -112,6 +113,7 @@ def _serve_until_a_signal(sandbox: MoEngageSandbox) -> None:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
+        print("\n".join(startup), flush=True)
         while not stop.wait(0.5):
             pass
     finally:

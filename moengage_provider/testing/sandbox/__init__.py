@@ -7,11 +7,13 @@ only those listed before it (no cycles):
 
 - ``protocol``: paths, documented texts and bodies, error builders (MoEngage's wire format)
 - ``validation``: what a request must look like (from the docs, never from ``payload.py``)
+- ``ratelimits``: the published rate-limit windows (one table), their options, counting, headers
 - ``options``, ``settings``: the checked options; ``records``: what is remembered and logged;
   ``faults``: injected failures
-- ``state``: workspaces, declared events, their counters, the rate-limit windows (one table), and
-  ``SandboxState``, the one object request handlers receive
-- ``api``: routing and auth; ``api.trigger``, ``api.create``, ``api.search``: one module per endpoint
+- ``state``: workspaces, declared events, their counters, and ``SandboxState``, the one object
+  request handlers receive
+- ``api``: routing and auth; ``api.call`` (a request as endpoints see it), ``api.admission``
+  (counting in the windows); ``api.trigger``, ``api.create``, ``api.search``: one module per endpoint
 - ``control``: ``/_sandbox/...``; ``body``: reading request bodies; ``transport``: the HTTP server
 - ``connection`` (the Airflow connection for a sandbox), ``banner`` (what the CLI prints), ``spawn``
   (another process), ``server`` (``MoEngageSandbox``), ``config``, ``cli``

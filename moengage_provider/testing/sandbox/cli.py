@@ -18,7 +18,19 @@ from typing import Any
 from moengage_provider.testing.sandbox.banner import STOPPED, startup_lines
 from moengage_provider.testing.sandbox.config import load_config
 from moengage_provider.testing.sandbox.options import is_loopback
+from moengage_provider.testing.sandbox.ratelimits import parse_cli_rate_limit
 from moengage_provider.testing.sandbox.server import MoEngageSandbox
+
+#: Flags with a value, by the constructor keyword they set.
+VALUE_FLAGS = (
+    "five_minute_limit",
+    "five_minute_seconds",
+    "hourly_limit",
+    "daily_limit",
+    "hour_seconds",
+    "day_seconds",
+    "record_file",
+)
 
 
 def build_arg_parser() -> argparse.ArgumentParser:
@@ -35,11 +47,28 @@ def build_arg_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--config", help="JSON (or YAML) file: events, permissive, limits")
     parser.add_argument("--strict", action="store_true", help="reject triggers of undeclared events")
+    parser.add_argument(
+        "--five-minute-limit", type=int, help="triggers per five-minute window (default 10; see docs)"
+    )
+    parser.add_argument("--five-minute-seconds", type=float, help="length of the 'five minutes' window")
     parser.add_argument("--hourly-limit", type=int, help="triggers per hourly window (default 50)")
     parser.add_argument("--daily-limit", type=int, help="triggers per daily window (default 200)")
     parser.add_argument("--hour-seconds", type=float, help="length of the 'hour' window in seconds")
     parser.add_argument("--day-seconds", type=float, help="length of the 'day' window in seconds")
-    parser.add_argument("--retry-after", action="store_true", help="add a Retry-After header to 429 answers")
+    parser.add_argument(
+        "--rate-limit",
+        action="append",
+        metavar="WINDOW=LIMIT[/SECONDS]",
+        help="any rate-limit window by name, e.g. five_minutes=3/2 (repeatable; see docs/sandbox.md)",
+    )
+    parser.add_argument(
+        "--retry-after", action="store_true", help="add a Retry-After header to legacy 429 answers"
+    )
+    parser.add_argument(
+        "--no-rate-limit-headers",
+        action="store_true",
+        help="leave out the x-ratelimit-limit/-remaining/-reset headers (on by default)",
+    )
     parser.add_argument("--record-file", help="append every accepted trigger to this file as JSON lines")
     parser.add_argument("--allow-remote", action="store_true", help="allow binding to a non-loopback address")
     parser.add_argument("--quiet", action="store_true", help="do not log one line per request")
@@ -93,12 +122,20 @@ def _sandbox_options(parser: argparse.ArgumentParser, args: argparse.Namespace) 
             parser.error(str(exc))
     if args.strict:
         kwargs["permissive"] = False
-    for option in ("hourly_limit", "daily_limit", "hour_seconds", "day_seconds", "record_file"):
+    for option in VALUE_FLAGS:
         value = getattr(args, option)
         if value is not None:
             kwargs[option] = value
     if args.retry_after:
         kwargs["retry_after"] = True
+    if args.no_rate_limit_headers:
+        kwargs["rate_limit_headers"] = False
+    try:
+        flags = dict(parse_cli_rate_limit(text) for text in args.rate_limit or [])
+    except ValueError as exc:
+        parser.error(str(exc))
+    if flags:
+        kwargs["rate_limits"] = {**kwargs.get("rate_limits", {}), **flags}
     return kwargs
 
 

@@ -27,6 +27,10 @@ CONFIG_KEYS = {
     "flow_daily_limit",
     "all_flows",
     "counter_lag_seconds",
+    "five_minute_limit",
+    "five_minute_seconds",
+    "rate_limits",
+    "rate_limit_headers",
 }
 
 

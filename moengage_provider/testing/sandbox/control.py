@@ -1,5 +1,5 @@
-"""The control API (``/_sandbox/...``, no auth): records, declared events, faults, reset, for tests
-and scripts in other processes. Its answers are ``{"error": "..."}`` on failure, never MoEngage's shape.
+"""The control API (``/_sandbox/...``, no auth): records, declared events, rate limits, faults,
+reset, for tests and scripts in other processes. Its answers are ``{"error": "..."}`` on failure, never MoEngage's shape.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ ROUTES: dict[str, str] = {
     "/_sandbox/triggers": "GET",
     "/_sandbox/rejected": "GET",
     "/_sandbox/requests": "GET",
-    "/_sandbox/rate_limit": "GET",
+    "/_sandbox/rate_limit": "GET, POST",
     "/_sandbox/events": "GET, POST",
     "/_sandbox/reset": "POST",
     "/_sandbox/faults": "POST",
@@ -48,7 +48,7 @@ def handle(state: SandboxState, url: str, method: str, path: str, query: str, bo
         if path == "/_sandbox/requests":
             requests = state.recorder.copies("requests")
             return _ok([{**r, "body": r["body"].decode("utf-8", errors="replace")} for r in requests])
-        if path == "/_sandbox/rate_limit":
+        if path == "/_sandbox/rate_limit" and method == "GET":
             return _ok(state.rate_limit_state(params.get("workspace_id")))
         if path == "/_sandbox/reset":
             state.reset()
@@ -60,6 +60,10 @@ def handle(state: SandboxState, url: str, method: str, path: str, query: str, bo
             return _error(400, "expected a JSON object")
         if path == "/_sandbox/events":
             return _ok(declare_events(state, payload))
+        if path == "/_sandbox/rate_limit":
+            with state.lock:
+                state.settings.change_rate_limits(payload)
+            return _ok(state.rate_limit_state(params.get("workspace_id")))
         state.faults.from_control(payload)
         return _ok({"status": "ok", "pending_faults": state.faults.pending()})
     except (ValueError, TypeError, KeyError, RecursionError) as exc:

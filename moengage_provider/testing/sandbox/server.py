@@ -17,6 +17,7 @@ from typing import Any
 from moengage_provider.testing.sandbox import connection
 from moengage_provider.testing.sandbox.options import is_loopback
 from moengage_provider.testing.sandbox.protocol import DEFAULT_MAX_BODY_BYTES
+from moengage_provider.testing.sandbox.ratelimits import NAMED_OPTIONS
 from moengage_provider.testing.sandbox.records import RejectedRecord, RequestRecord, TriggerRecord
 from moengage_provider.testing.sandbox.settings import Settings
 from moengage_provider.testing.sandbox.spawn import SpawnedSandbox
@@ -25,7 +26,8 @@ from moengage_provider.testing.sandbox.transport import Server
 
 
 class _Setting:
-    """A public attribute of the sandbox that reads (and writes) one of its settings."""
+    """A public attribute of the sandbox that reads (and writes) one of its settings; a rate-limit
+    option (``hourly_limit``, ``hour_seconds``, ...) reads and changes its windows."""
 
     name: str
 
@@ -35,11 +37,19 @@ class _Setting:
     def __get__(self, sandbox: MoEngageSandbox | None, owner: type | None = None) -> Any:
         if sandbox is None:
             return self
-        return getattr(sandbox._state.settings, self.name)
+        settings = sandbox._state.settings
+        if self.name in NAMED_OPTIONS:
+            return settings.limits.option(self.name)
+        return getattr(settings, self.name)
 
     def __set__(self, sandbox: MoEngageSandbox, value: Any) -> None:
-        setattr(sandbox._state.settings, self.name, value)
-        sandbox._state.settings.normalize()
+        settings = sandbox._state.settings
+        with sandbox._state.lock:
+            if self.name in NAMED_OPTIONS:
+                settings.limits.update({self.name: value})
+            else:
+                setattr(settings, self.name, value)
+                settings.normalize()
 
 
 class MoEngageSandbox:
@@ -51,11 +61,14 @@ class MoEngageSandbox:
     """
 
     permissive = _Setting()
+    five_minute_limit = _Setting()
+    five_minute_seconds = _Setting()
     hourly_limit = _Setting()
     daily_limit = _Setting()
     hour_seconds = _Setting()
     day_seconds = _Setting()
     retry_after = _Setting()
+    rate_limit_headers = _Setting()
     record_file = _Setting()
     search_limit_per_minute = _Setting()
     minute_seconds = _Setting()
@@ -75,23 +88,29 @@ class MoEngageSandbox:
         port: int = 0,
         events: Mapping[str, Mapping[str, Any]] | None = None,
         permissive: bool = True,
-        hourly_limit: int = 50,
-        daily_limit: int = 200,
-        hour_seconds: float = 3600.0,
-        day_seconds: float = 86400.0,
+        hourly_limit: int | None = None,
+        daily_limit: int | None = None,
+        hour_seconds: float | None = None,
+        day_seconds: float | None = None,
         retry_after: bool = False,
         record_file: str | os.PathLike[str] | None = None,
-        search_limit_per_minute: int = 100,
-        minute_seconds: float = 60.0,
+        search_limit_per_minute: int | None = None,
+        minute_seconds: float | None = None,
         event_limit: int = 50,
         allow_remote: bool = False,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         clock: Callable[[], float] | None = None,
-        flow_hourly_limit: int = 3,
-        flow_daily_limit: int = 10,
+        flow_hourly_limit: int | None = None,
+        flow_daily_limit: int | None = None,
         all_flows: bool = False,
         counter_lag_seconds: float = 0.0,
+        five_minute_limit: int | None = None,
+        five_minute_seconds: float | None = None,
+        rate_limits: Mapping[str, Mapping[str, float]] | None = None,
+        rate_limit_headers: bool = True,
     ) -> None:
+        """Rate-limit options left at None take MoEngage's published values (see :mod:`.ratelimits`
+        for the table and how the options map onto its windows)."""
         if not isinstance(workspace_id, str) or not workspace_id:
             raise ValueError("workspace_id must be a non-empty string")
         if not isinstance(api_key, str) or not api_key:

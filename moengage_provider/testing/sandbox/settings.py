@@ -1,5 +1,5 @@
 """The sandbox's behaviour options (everything but where it listens and who may call it), in one
-object that the constructor, config files, the CLI and the request handlers all read.
+object that the constructor, config files, the CLI, the control API and the request handlers read.
 """
 
 from __future__ import annotations
@@ -7,12 +7,16 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from moengage_provider.testing.sandbox.options import check_options
 from moengage_provider.testing.sandbox.protocol import DEFAULT_MAX_BODY_BYTES
+from moengage_provider.testing.sandbox.ratelimits import NAMED_OPTIONS, RateLimits
+
+#: Options that change how rate limits are answered, not the windows themselves.
+ANSWER_OPTIONS = ("rate_limit_headers", "retry_after")
 
 
 @dataclass
@@ -20,29 +24,30 @@ class Settings:
     """What the sandbox answers and how strictly; see the constructor of ``MoEngageSandbox``."""
 
     permissive: bool = True
-    hourly_limit: int = 50
-    daily_limit: int = 200
-    hour_seconds: float = 3600.0
-    day_seconds: float = 86400.0
     retry_after: bool = False
+    rate_limit_headers: bool = True
     record_file: Path | None = None
-    search_limit_per_minute: int = 100
-    minute_seconds: float = 60.0
     event_limit: int = 50
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
-    flow_hourly_limit: int = 3
-    flow_daily_limit: int = 10
     all_flows: bool = False
     counter_lag_seconds: float = 0.0
+    limits: RateLimits = field(default_factory=RateLimits)
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> Settings:
-        """Settings from keyword options (unknown names are ignored: the caller takes its own)."""
-        values = {f.name: options[f.name] for f in dataclasses.fields(cls) if f.name in options}
+        """Settings from keyword options (other names are ignored: the caller takes its own)."""
+        values = {name: options[name] for name in cls.plain_names() if name in options}
         settings = cls(**values)
-        check_options(dataclasses.asdict(settings))
+        check_options({name: getattr(settings, name) for name in cls.plain_names()})
         settings.normalize()
+        named = {name: options.get(name) for name in NAMED_OPTIONS}
+        settings.limits = RateLimits.configure(named, options.get("rate_limits"))
         return settings
+
+    @classmethod
+    def plain_names(cls) -> tuple[str, ...]:
+        """The options that are one value each (the rate-limit windows are ``limits``)."""
+        return tuple(f.name for f in dataclasses.fields(cls) if f.name != "limits")
 
     def normalize(self) -> None:
         """Coerce every value to its declared type (a config file may give ``"3"`` or ``3600``)."""
@@ -57,6 +62,14 @@ class Settings:
             elif f.type in ("float", float):
                 setattr(self, f.name, float(value))
 
-    @classmethod
-    def names(cls) -> tuple[str, ...]:
-        return tuple(f.name for f in dataclasses.fields(cls))
+    def change_rate_limits(self, changes: Mapping[str, Any]) -> None:
+        """Named window options, ``rate_limits`` and the answer options, at run time (control API)."""
+        known = {*NAMED_OPTIONS, "rate_limits", *ANSWER_OPTIONS}
+        unknown = set(changes) - known
+        if unknown:
+            raise ValueError(f"unknown rate-limit settings {sorted(unknown)}; known: {sorted(known)}")
+        named = {name: changes[name] for name in NAMED_OPTIONS if name in changes}
+        self.limits.update(named, changes.get("rate_limits"))
+        for name in ANSWER_OPTIONS:
+            if name in changes:
+                setattr(self, name, bool(changes[name]))

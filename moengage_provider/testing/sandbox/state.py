@@ -1,8 +1,6 @@
-"""What the sandbox knows: workspaces, declared events and their counters, the fixed rate-limit
-windows, and ``SandboxState``, the one object request handlers read and change.
-
-One table, ``WINDOWS``, names every limit the sandbox enforces: what it counts, the window length
-and the limit (settings), so adding or changing a limit is one row.
+"""What the sandbox knows: workspaces, declared events and their counters, the counts of the
+rate-limit windows (see :mod:`.ratelimits`), and ``SandboxState``, the one object request handlers
+read and change.
 """
 
 from __future__ import annotations
@@ -10,7 +8,6 @@ from __future__ import annotations
 import base64
 import bisect
 import copy
-import math
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -20,6 +17,7 @@ from typing import Any
 from moengage_provider.testing.sandbox.faults import FaultQueue
 from moengage_provider.testing.sandbox.options import event_specs
 from moengage_provider.testing.sandbox.protocol import naive_iso, new_object_id
+from moengage_provider.testing.sandbox.ratelimits import NAMED_OPTIONS, Window, stand
 from moengage_provider.testing.sandbox.records import Recorder
 from moengage_provider.testing.sandbox.settings import Settings
 from moengage_provider.testing.sandbox.validation import normalize_attributes
@@ -66,64 +64,17 @@ class Event:
 
 
 @dataclass
-class Window:
-    """A fixed window aligned to multiples of its length since the epoch."""
-
-    index: int = -1
-    count: int = 0
-
-    def roll(self, now: float, seconds: float) -> None:
-        index = math.floor(now / seconds)
-        if index != self.index:
-            self.index, self.count = index, 0
-
-    def ends_at(self, seconds: float) -> float:
-        return (self.index + 1) * seconds
-
-
-#: name -> (length attribute, limit attribute) on the sandbox. "hour"/"day": every accepted trigger;
-#: "flow_hour"/"flow_day": triggers of flow events; "minute": accepted searches.
-WINDOWS: dict[str, tuple[str, str]] = {
-    "hour": ("hour_seconds", "hourly_limit"),
-    "day": ("day_seconds", "daily_limit"),
-    "flow_hour": ("hour_seconds", "flow_hourly_limit"),
-    "flow_day": ("day_seconds", "flow_daily_limit"),
-    "minute": ("minute_seconds", "search_limit_per_minute"),
-}
-TRIGGER_WINDOWS = ("hour", "day")
-FLOW_WINDOWS = ("flow_hour", "flow_day")
-SEARCH_WINDOWS = ("minute",)
-
-
-@dataclass
 class Workspace:
     workspace_id: str
     api_key: str
     events: dict[str, Event]
-    windows: dict[str, Window] = field(default_factory=lambda: {name: Window() for name in WINDOWS})
+    #: window name -> its count (created when first counted)
+    windows: dict[str, Window] = field(default_factory=dict)
 
     def reset(self) -> None:
-        self.windows = {name: Window() for name in WINDOWS}
+        self.windows = {}
         for event in self.events.values():
             event.accepted_at.clear()
-
-
-def full_windows(ws: Workspace, names: tuple[str, ...], limits: Any, now: float) -> list[float]:
-    """Roll the named windows to ``now``; the end times of those already at their limit."""
-    ends = []
-    for name in names:
-        length_attr, limit_attr = WINDOWS[name]
-        seconds = float(getattr(limits, length_attr))
-        window = ws.windows[name]
-        window.roll(now, seconds)
-        if window.count >= int(getattr(limits, limit_attr)):
-            ends.append(window.ends_at(seconds))
-    return ends
-
-
-def count(ws: Workspace, names: tuple[str, ...]) -> None:
-    for name in names:
-        ws.windows[name].count += 1
 
 
 def _spec(event: Event) -> dict[str, Any]:
@@ -215,18 +166,22 @@ class SandboxState:
                 ws.reset()
 
     def rate_limit_state(self, workspace_id: str | None = None) -> dict[str, Any]:
+        """``windows``: each window's kind, limit, length, count and end (epoch seconds); and, flat,
+        ``<window>_count`` and ``<window>_window_ends_at`` of each, the named options' values, and
+        the answer options."""
         now = self.now()
+        settings = self.settings
         with self.lock:
             ws = self.workspace(workspace_id)
-            state: dict[str, Any] = {"workspace_id": ws.workspace_id}
-            for name, (length_attr, limit_attr) in WINDOWS.items():
-                seconds = float(getattr(self.settings, length_attr))
-                window = ws.windows[name]
-                window.roll(now, seconds)
-                label = "search" if name == "minute" else name
-                state[f"{label}_count"] = window.count
-                state[f"{label}_window_ends_at"] = window.ends_at(seconds)
-                state[limit_attr] = getattr(self.settings, limit_attr)
+            state: dict[str, Any] = {"workspace_id": ws.workspace_id, "windows": settings.limits.as_dict()}
+            for row in settings.limits.windows.values():
+                stand([row], ws.windows, now, take=False)
+                window = ws.windows[row.name]
+                state["windows"][row.name].update(count=window.count, ends_at=window.ends_at(row.seconds))
+                state[f"{row.name}_count"] = window.count
+                state[f"{row.name}_window_ends_at"] = window.ends_at(row.seconds)
+            state.update({option: settings.limits.option(option) for option in NAMED_OPTIONS})
+            state.update(rate_limit_headers=settings.rate_limit_headers, retry_after=settings.retry_after)
             return copy.deepcopy(state)
 
     def secret_forms(self) -> list[str]:

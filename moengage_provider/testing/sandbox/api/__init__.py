@@ -10,10 +10,12 @@ import base64
 import binascii
 import hmac
 import json
-from collections.abc import Callable, Mapping
-from typing import Any, cast
+from collections.abc import Mapping
+from typing import cast
 
 from moengage_provider.testing.sandbox.api import create, search, trigger
+from moengage_provider.testing.sandbox.api.admission import rate_limit_headers
+from moengage_provider.testing.sandbox.api.call import Call, Route
 from moengage_provider.testing.sandbox.protocol import (
     CODE_401,
     CREATE_PATH,
@@ -32,16 +34,15 @@ from moengage_provider.testing.sandbox.protocol import (
     json_bytes,
     status_line,
 )
+from moengage_provider.testing.sandbox.ratelimits import SEARCH, TRIGGER
 from moengage_provider.testing.sandbox.state import SandboxState, Workspace
 from moengage_provider.testing.sandbox.validation import parse_json
 
-Endpoint = Callable[["SandboxState", Workspace, dict[str, Any], str, str], dict[str, Any]]
-
-#: path -> the endpoint that answers it (POST only, as documented).
-ENDPOINTS: dict[str, Endpoint] = {
-    TRIGGER_PATH: trigger.handle,
-    CREATE_PATH: create.handle,
-    SEARCH_PATH: search.handle,
+#: path -> what answers it (POST only, as documented) and what it counts toward rate limits.
+ROUTES: dict[str, Route] = {
+    TRIGGER_PATH: Route(trigger.handle, (TRIGGER,)),
+    CREATE_PATH: Route(create.handle),
+    SEARCH_PATH: Route(search.handle, (SEARCH,)),
 }
 ALLOWED_METHODS = "POST"
 
@@ -59,9 +60,9 @@ def peek_event_name(path: str, body: bytes) -> str | None:
     return None
 
 
-def route(method: str, path: str, request_id: str) -> Endpoint:
-    endpoint = ENDPOINTS.get(path)
-    if endpoint is None:
+def route(method: str, path: str, request_id: str) -> Route:
+    found = ROUTES.get(path)
+    if found is None:
         raise error(
             404,
             status_line(404),
@@ -78,7 +79,7 @@ def route(method: str, path: str, request_id: str) -> Endpoint:
             request_id,
             headers={"Allow": ALLOWED_METHODS},
         )
-    return endpoint
+    return found
 
 
 def process(
@@ -92,28 +93,31 @@ def process(
 ) -> tuple[Response, str | None]:
     """Answer one API request and record its outcome. Returns the response and the event name."""
     event_name = peek_event_name(path, body)
-    workspace_id: str | None = None
+    call: Call | None = None
     try:
-        endpoint = route(method, path, request_id)
+        found = route(method, path, request_id)
         ws = authenticate(state, headers.get("authorization"), request_id)
-        workspace_id = ws.workspace_id
-        payload = parse_json(headers.get("content-type"), body, request_id)
+        call = Call(state, ws, request_id, received_at, found.kinds, request_headers=headers)
+        call.payload = parse_json(headers.get("content-type"), body, request_id)
         with state.lock:
-            result = endpoint(state, ws, payload, request_id, received_at)
-        return Response(200, json_bytes(result)), event_name
+            result = found.endpoint(call)
+        answer_headers = {**call.headers, **rate_limit_headers(call)}
+        return Response(200, json_bytes(result), headers=answer_headers), event_name
     except Reject as reject:
+        workspace_id = call.ws.workspace_id if call is not None else reject.workspace_id
         state.recorder.reject(
             path,
             reject.status,
             reject.code,
             reject.message,
-            workspace_id or reject.workspace_id,
+            workspace_id,
             received_at,
             request_id,
             event_name,
             reject.details,
         )
-        return Response(reject.status, json_bytes(reject.body), headers=reject.headers), event_name
+        answer_headers = {**(reject.headers or {}), **rate_limit_headers(call)}
+        return Response(reject.status, json_bytes(reject.body), headers=answer_headers), event_name
 
 
 def authenticate(state: SandboxState, header: str | None, request_id: str) -> Workspace:

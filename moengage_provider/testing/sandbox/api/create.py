@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+from moengage_provider.testing.sandbox.api.call import Call
 from moengage_provider.testing.sandbox.protocol import (
     ATTRIBUTE_TYPES,
     MSG_BAD_REQUEST,
@@ -18,7 +19,7 @@ from moengage_provider.testing.sandbox.protocol import (
     naive_iso,
     new_object_id,
 )
-from moengage_provider.testing.sandbox.state import Event, SandboxState, Workspace
+from moengage_provider.testing.sandbox.state import Event
 from moengage_provider.testing.sandbox.validation import (
     check_fields,
     is_email,
@@ -61,9 +62,8 @@ def _attributes(items: list[Any], request_id: str) -> dict[str, str]:
     return attributes
 
 
-def handle(
-    state: SandboxState, ws: Workspace, payload: dict[str, Any], request_id: str, received_at: str
-) -> dict[str, Any]:
+def handle(call: Call) -> dict[str, Any]:
+    state, ws, payload, request_id = call.state, call.ws, call.payload, call.request_id
     check_fields(
         payload,
         ("event_name", "event_attributes", "created_by"),

@@ -8,26 +8,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from moengage_provider.testing.sandbox.api.trigger import rate_limited
+from moengage_provider.testing.sandbox.api.admission import admit, legacy_rate_limited
+from moengage_provider.testing.sandbox.api.call import Call
 from moengage_provider.testing.sandbox.protocol import (
     MSG_BAD_REQUEST,
     MSG_SEARCH_CRITERIA,
     bad_request,
     detail,
 )
-from moengage_provider.testing.sandbox.state import (
-    SEARCH_WINDOWS,
-    SandboxState,
-    Workspace,
-    count,
-    full_windows,
-)
+from moengage_provider.testing.sandbox.ratelimits import SEARCH
 from moengage_provider.testing.sandbox.validation import check_fields
 
 
-def handle(
-    state: SandboxState, ws: Workspace, payload: dict[str, Any], request_id: str, received_at: str
-) -> dict[str, Any]:
+def handle(call: Call) -> dict[str, Any]:
+    state, ws, payload, request_id = call.state, call.ws, call.payload, call.request_id
     check_fields(payload, ("event_ids", "event_names"), (), "BusinessEventSearchRequest", request_id)
     criteria: dict[str, list[str]] = {}
     for field_name in ("event_ids", "event_names"):
@@ -47,11 +41,8 @@ def handle(
             [detail("MissingValue", ["event_ids", "event_names"], MSG_SEARCH_CRITERIA)],
             request_id,
         )
+    admit(call, (SEARCH,), legacy_rate_limited)
     now = state.now()
-    ends = full_windows(ws, SEARCH_WINDOWS, state.settings, now)
-    if ends:
-        raise rate_limited(state, max(ends), now)
-    count(ws, SEARCH_WINDOWS)
     ids = set(criteria.get("event_ids", []))
     names = set(criteria.get("event_names", []))
     as_of = now - state.settings.counter_lag_seconds

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 from typing import Any
 
+from moengage_provider.testing.sandbox.api.admission import Refusal, admit, legacy_rate_limited
+from moengage_provider.testing.sandbox.api.call import Call
 from moengage_provider.testing.sandbox.protocol import (
     MSG_BAD_REQUEST,
     MSG_EVENT_NOT_FOUND,
@@ -18,21 +19,12 @@ from moengage_provider.testing.sandbox.protocol import (
     MSG_NO_ACTIVE_CAMPAIGN,
     MSG_TRIGGERED,
     MSG_WRONG_ATTRIBUTE,
-    RATE_LIMIT_BODY,
-    Reject,
     bad_request,
     detail,
 )
+from moengage_provider.testing.sandbox.ratelimits import FLOW_TRIGGER, TRIGGER
 from moengage_provider.testing.sandbox.records import TriggerRecord
-from moengage_provider.testing.sandbox.state import (
-    FLOW_WINDOWS,
-    TRIGGER_WINDOWS,
-    Event,
-    SandboxState,
-    Workspace,
-    count,
-    full_windows,
-)
+from moengage_provider.testing.sandbox.state import Event, SandboxState
 from moengage_provider.testing.sandbox.validation import (
     check_fields,
     is_email,
@@ -42,24 +34,9 @@ from moengage_provider.testing.sandbox.validation import (
 )
 
 
-def rate_limited(state: SandboxState, window_end: float, now: float) -> Reject:
-    """The documented 429 (``Retry-After`` only when asked for: MoEngage documents none)."""
-    headers = None
-    if state.settings.retry_after:
-        headers = {"Retry-After": str(max(1, math.ceil(window_end - now)))}
-    return Reject(
-        429,
-        copy.deepcopy(RATE_LIMIT_BODY),
-        code="429 rate limiter exception",
-        message=RATE_LIMIT_BODY["data"]["description"],
-        headers=headers,
-    )
-
-
-def handle(
-    state: SandboxState, ws: Workspace, payload: dict[str, Any], request_id: str, received_at: str
-) -> dict[str, Any]:
-    name, attributes, triggered_by = _checked_body(payload, request_id)
+def handle(call: Call) -> dict[str, Any]:
+    state, ws, request_id = call.state, call.ws, call.request_id
+    name, attributes, triggered_by = _checked_body(call.payload, request_id)
     event = ws.events.get(name)
     if event is None and not state.settings.permissive:
         raise bad_request(
@@ -69,14 +46,13 @@ def handle(
         )
     if event is not None:
         _check_against(event, attributes, request_id)
-    now = state.now()
-    admit(state, ws, event, now)
+    admit_trigger(call, event, legacy_rate_limited)
     record: TriggerRecord = {
         "event_name": name,
         "event_attributes": copy.deepcopy(attributes),
         "triggered_by": triggered_by,
         "workspace_id": ws.workspace_id,
-        "received_at": received_at,
+        "received_at": call.received_at,
         "request_id": request_id,
     }
     keep(state, record)
@@ -136,17 +112,13 @@ def _check_against(event: Event, attributes: dict[str, Any], request_id: str) ->
         )
 
 
-def admit(state: SandboxState, ws: Workspace, event: Event | None, now: float) -> None:
-    """Count a valid trigger in its windows (campaign limits; flow limits for flow events), or
-    refuse it with the documented 429 when one of them is full."""
-    is_flow = state.settings.all_flows or (event is not None and event.flow)
-    windows = TRIGGER_WINDOWS + FLOW_WINDOWS if is_flow else TRIGGER_WINDOWS
-    ends = full_windows(ws, windows, state.settings, now)
-    if ends:
-        raise rate_limited(state, max(ends), now)
-    count(ws, windows)
+def admit_trigger(call: Call, event: Event | None, refuse: Refusal) -> None:
+    """Count a valid trigger in the campaign windows (and the flow windows, for an event a flow
+    uses), or refuse it with ``refuse``'s 429 when one of them is full."""
+    is_flow = call.state.settings.all_flows or (event is not None and event.flow)
+    admit(call, (TRIGGER, FLOW_TRIGGER) if is_flow else (TRIGGER,), refuse)
     if event is not None:
-        event.accepted_at.append(now)
+        event.accepted_at.append(call.state.now())
 
 
 def keep(state: SandboxState, record: TriggerRecord) -> None:

@@ -119,6 +119,10 @@ def test_named_options_map_onto_the_published_windows(make_sandbox: Callable[...
         "flow_hour": ("flow_trigger", 3, 3600.0),
         "flow_day": ("flow_trigger", 10, 86400.0),
         "search": ("search", 100, 60.0),
+        "v5_list_minute": ("v5_list", 60, 60.0),
+        "v5_list_hour": ("v5_list", 1000, 3600.0),
+        "v5_search_minute": ("v5_search", 30, 60.0),
+        "v5_search_hour": ("v5_search", 500, 3600.0),
     }
     # A shrunk hour shrinks the five minutes with it (a twelfth), and the flow hour.
     shrunk = make_sandbox(hour_seconds=12.0)

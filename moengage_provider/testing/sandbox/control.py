@@ -21,6 +21,7 @@ ROUTES: dict[str, str] = {
     "/_sandbox/events": "GET, POST",
     "/_sandbox/reset": "POST",
     "/_sandbox/faults": "POST",
+    "/_sandbox/keys": "POST",
 }
 
 
@@ -64,6 +65,8 @@ def handle(state: SandboxState, url: str, method: str, path: str, query: str, bo
             with state.lock:
                 state.settings.change_rate_limits(payload)
             return _ok(state.rate_limit_state(params.get("workspace_id")))
+        if path == "/_sandbox/keys":
+            return _ok(add_api_key(state, payload))
         state.faults.from_control(payload)
         return _ok({"status": "ok", "pending_faults": state.faults.pending()})
     except (ValueError, TypeError, KeyError, RecursionError) as exc:
@@ -79,10 +82,27 @@ def declare_events(state: SandboxState, payload: dict[str, Any]) -> dict[str, An
     elif "name" in payload:
         specs = {
             payload["name"]: {
-                k: payload[k] for k in ("attributes", "active_campaign", "flow") if k in payload
+                k: payload[k]
+                for k in ("attributes", "active_campaign", "flow", "campaigns", "flows")
+                if k in payload
             }
         }
     else:
         raise ValueError("expected {'name', 'attributes', 'active_campaign'} or {'events': {...}}")
     state.declare_events(specs, workspace_id=workspace_id)
     return {"status": "ok", "declared": sorted(specs)}
+
+
+def add_api_key(state: SandboxState, payload: dict[str, Any]) -> dict[str, Any]:
+    """``{"api_key", "workspace_id"?, "business_events_scope"?}``: a further key, or a key's scope."""
+    unknown = set(payload) - {"api_key", "workspace_id", "business_events_scope"}
+    if unknown or "api_key" not in payload:
+        raise ValueError(
+            "expected {'api_key', 'workspace_id' (optional), 'business_events_scope' (optional)}"
+        )
+    state.add_api_key(
+        payload["api_key"],
+        workspace_id=payload.get("workspace_id"),
+        business_events_scope=bool(payload.get("business_events_scope", True)),
+    )
+    return {"status": "ok"}

@@ -12,6 +12,8 @@ EVENT_SPEC_KEYS = {
     "attributes": "name -> type, or the create API's list of {attribute_name, attribute_data_type}",
     "active_campaign": "whether a campaign uses it (default true); false: triggers get the documented 400",
     "flow": "a Business-Trigger flow uses it: its triggers also count toward the 3/hour, 10/day flow limits",
+    "campaigns": "the campaigns that use it: ids, or {id, quota} (quota: triggers it still takes)",
+    "flows": "the Business-Trigger flows that use it: ids, or {id, quota}",
 }
 _NON_NEGATIVE = ("event_limit", "counter_lag_seconds")
 
@@ -48,5 +50,7 @@ def event_specs(specs: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Any]]
                 "attributes": spec.get("attributes") or {},
                 "active_campaign": bool(spec.get("active_campaign", True)),
                 "flow": bool(spec.get("flow", False)),
+                "campaigns": spec.get("campaigns"),
+                "flows": spec.get("flows"),
             },
         )

@@ -17,6 +17,7 @@ from typing import Any
 #: The kinds of request that are counted. A trigger of an event a Business-Trigger flow uses counts
 #: as a "trigger" and as a "flow_trigger".
 TRIGGER, FLOW_TRIGGER, SEARCH = "trigger", "flow_trigger", "search"
+V5_LIST, V5_SEARCH = "v5_list", "v5_search"
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,8 @@ class Limit:
 
 
 #: MoEngage's published limits: the trigger pages (legacy and V5) for campaigns and Business-Trigger
-#: flows, the search page for search.
+#: flows, the legacy search page, the V5 list and search pages. A trigger through either API version
+#: counts in the same windows.
 PUBLISHED: tuple[Limit, ...] = (
     Limit("five_minutes", TRIGGER, 10, 300.0),
     Limit("hour", TRIGGER, 50, 3600.0),
@@ -38,6 +40,10 @@ PUBLISHED: tuple[Limit, ...] = (
     Limit("flow_hour", FLOW_TRIGGER, 3, 3600.0),
     Limit("flow_day", FLOW_TRIGGER, 10, 86400.0),
     Limit("search", SEARCH, 100, 60.0),
+    Limit("v5_list_minute", V5_LIST, 60, 60.0),
+    Limit("v5_list_hour", V5_LIST, 1000, 3600.0),
+    Limit("v5_search_minute", V5_SEARCH, 30, 60.0),
+    Limit("v5_search_hour", V5_SEARCH, 500, 3600.0),
 )
 
 #: The named options (constructor keywords, config keys, CLI flags): option -> (windows, field).
@@ -46,13 +52,13 @@ NAMED_OPTIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "five_minute_limit": (("five_minutes",), "limit"),
     "five_minute_seconds": (("five_minutes",), "seconds"),
     "hourly_limit": (("hour",), "limit"),
-    "hour_seconds": (("hour", "flow_hour"), "seconds"),
+    "hour_seconds": (("hour", "flow_hour", "v5_list_hour", "v5_search_hour"), "seconds"),
     "daily_limit": (("day",), "limit"),
     "day_seconds": (("day", "flow_day"), "seconds"),
     "flow_hourly_limit": (("flow_hour",), "limit"),
     "flow_daily_limit": (("flow_day",), "limit"),
     "search_limit_per_minute": (("search",), "limit"),
-    "minute_seconds": (("search",), "seconds"),
+    "minute_seconds": (("search", "v5_list_minute", "v5_search_minute"), "seconds"),
 }
 
 

@@ -108,6 +108,7 @@ class MoEngageSandbox:
         five_minute_seconds: float | None = None,
         rate_limits: Mapping[str, Mapping[str, float]] | None = None,
         rate_limit_headers: bool = True,
+        business_events_scope: bool = True,
     ) -> None:
         """Rate-limit options left at None take MoEngage's published values (see :mod:`.ratelimits`
         for the table and how the options map onto its windows)."""
@@ -129,7 +130,7 @@ class MoEngageSandbox:
         self._wake_r: socket.socket
         self._wake_w: socket.socket
         self._stopped = False
-        self.add_workspace(workspace_id, api_key, events=events)
+        self.add_workspace(workspace_id, api_key, events=events, business_events_scope=business_events_scope)
 
     @classmethod
     def spawn(
@@ -237,13 +238,30 @@ class MoEngageSandbox:
 
     # -- configuration ----------------------------------------------------------------------------
     def add_workspace(
-        self, workspace_id: str, api_key: str, *, events: Mapping[str, Mapping[str, Any]] | None = None
+        self,
+        workspace_id: str,
+        api_key: str,
+        *,
+        events: Mapping[str, Mapping[str, Any]] | None = None,
+        business_events_scope: bool = True,
     ) -> None:
         """Accept a further workspace ID / API key pair (with its own events and rate limits)."""
-        self._state.add_workspace(workspace_id, api_key, events=events)
+        self._state.add_workspace(
+            workspace_id, api_key, events=events, business_events_scope=business_events_scope
+        )
+
+    def add_api_key(
+        self, api_key: str, *, workspace_id: str | None = None, business_events_scope: bool = True
+    ) -> None:
+        """Accept another API key for a workspace (the primary one by default), or change whether a
+        key has the business-events scope: V5 answers a key without it 403, the legacy API 401."""
+        self._state.add_api_key(
+            api_key, workspace_id=workspace_id, business_events_scope=business_events_scope
+        )
 
     def declare_events(self, specs: Mapping[str, Any], *, workspace_id: str | None = None) -> None:
-        """Declare several events at once: ``{name: {"attributes", "active_campaign", "flow"}}``."""
+        """Declare several events at once: ``{name: {"attributes", "active_campaign", "flow",
+        "campaigns", "flows"}}`` (see :mod:`.events`)."""
         self._state.declare_events(specs, workspace_id=workspace_id)
 
     def declare_event(

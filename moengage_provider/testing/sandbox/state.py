@@ -6,82 +6,39 @@ read and change.
 from __future__ import annotations
 
 import base64
-import bisect
 import copy
+import json
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from moengage_provider.testing.sandbox.events import Event, attached
 from moengage_provider.testing.sandbox.faults import FaultQueue
 from moengage_provider.testing.sandbox.options import event_specs
-from moengage_provider.testing.sandbox.protocol import naive_iso, new_object_id
+from moengage_provider.testing.sandbox.protocol import new_object_id
 from moengage_provider.testing.sandbox.ratelimits import NAMED_OPTIONS, Window, stand
-from moengage_provider.testing.sandbox.records import Recorder
+from moengage_provider.testing.sandbox.records import Recorder, TriggerRecord
 from moengage_provider.testing.sandbox.settings import Settings
 from moengage_provider.testing.sandbox.validation import normalize_attributes
 
 
 @dataclass
-class Event:
-    name: str
-    attributes: dict[str, str]
-    active_campaign: bool
-    event_id: str
-    object_id: str
-    created_at: str
-    created_by: str
-    #: A Business-Trigger flow uses this event: its triggers also count toward the flow limits.
-    flow: bool = False
-    #: Epoch seconds of every accepted trigger, ascending (the counters are derived from it).
-    accepted_at: list[float] = field(default_factory=list)
-
-    def counters(self, as_of: float) -> tuple[int, float | None]:
-        """``total_trigger`` and the last trigger time, counting triggers accepted up to ``as_of``."""
-        count = bisect.bisect_right(self.accepted_at, as_of)
-        return count, self.accepted_at[count - 1] if count else None
-
-    def as_search_result(self, db_name: str, as_of: float) -> dict[str, Any]:
-        total, last = self.counters(as_of)
-        result: dict[str, Any] = {
-            "db_name": db_name,
-            "event_id": self.event_id,
-            "event_name": self.name,
-            "event_attributes": [
-                {"attribute_name": n, "attribute_data_type": t} for n, t in self.attributes.items()
-            ],
-            "created_at": self.created_at,
-            "total_trigger": total,
-            "users_in_segment": 0,
-            "usage_count": 0,
-            "created_by": self.created_by,
-        }
-        if last is not None:  # the spec types it as a date-time string, not nullable: absent until then
-            result["last_received_time"] = naive_iso(last)
-        result["_id"] = self.object_id
-        return result
-
-
-@dataclass
 class Workspace:
     workspace_id: str
+    #: the key it was created with (``MoEngageSandbox.api_key``)
     api_key: str
     events: dict[str, Event]
     #: window name -> its count (created when first counted)
     windows: dict[str, Window] = field(default_factory=dict)
+    #: every API key of the workspace -> whether it has the business-events scope
+    keys: dict[str, bool] = field(default_factory=dict)
 
     def reset(self) -> None:
         self.windows = {}
         for event in self.events.values():
-            event.accepted_at.clear()
-
-
-def _spec(event: Event) -> dict[str, Any]:
-    spec: dict[str, Any] = {"attributes": dict(event.attributes), "active_campaign": event.active_campaign}
-    if event.flow:
-        spec["flow"] = True
-    return spec
+            event.forget_triggers()
 
 
 class SandboxState:
@@ -111,7 +68,12 @@ class SandboxState:
             raise KeyError(f"unknown workspace {key!r}") from None
 
     def add_workspace(
-        self, workspace_id: str, api_key: str, *, events: Mapping[str, Mapping[str, Any]] | None = None
+        self,
+        workspace_id: str,
+        api_key: str,
+        *,
+        events: Mapping[str, Mapping[str, Any]] | None = None,
+        business_events_scope: bool = True,
     ) -> None:
         if not workspace_id or not api_key:
             raise ValueError("workspace_id and api_key must be non-empty strings")
@@ -120,7 +82,17 @@ class SandboxState:
                 self.workspaces[workspace_id] = Workspace(workspace_id, api_key, {})
             else:
                 self.workspaces[workspace_id].api_key = api_key
+            self.workspaces[workspace_id].keys[api_key] = bool(business_events_scope)
         self.declare_events(events or {}, workspace_id=workspace_id)
+
+    def add_api_key(
+        self, api_key: str, *, workspace_id: str | None = None, business_events_scope: bool = True
+    ) -> None:
+        """Accept another key for a workspace, or change whether a key has the business-events scope."""
+        if not isinstance(api_key, str) or not api_key:
+            raise ValueError("api_key must be a non-empty string")
+        with self.lock:
+            self.workspace(workspace_id).keys[api_key] = bool(business_events_scope)
 
     def declare_events(self, specs: Mapping[str, Any], *, workspace_id: str | None = None) -> None:
         for name, spec in event_specs(specs):
@@ -134,10 +106,15 @@ class SandboxState:
         *,
         workspace_id: str | None = None,
         flow: bool = False,
+        campaigns: Sequence[Any] | None = None,
+        flows: Sequence[Any] | None = None,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise ValueError("event name must be a non-empty string")
         attrs = normalize_attributes(attributes, name)
+        attached_campaigns, attached_flows = attached(
+            name, bool(active_campaign), bool(flow), campaigns, flows
+        )
         now = self.now()
         with self.lock:
             ws = self.workspace(workspace_id)
@@ -145,18 +122,21 @@ class SandboxState:
             ws.events[name] = Event(
                 name=name,
                 attributes=attrs,
-                active_campaign=bool(active_campaign),
                 event_id=previous.event_id if previous else new_object_id(),
                 object_id=previous.object_id if previous else new_object_id(),
-                created_at=previous.created_at if previous else naive_iso(now),
+                created_ts=previous.created_ts if previous else now,
                 created_by=previous.created_by if previous else "sandbox@example.com",
-                flow=bool(flow),
+                campaigns=attached_campaigns,
+                flows=attached_flows,
+                flow=bool(flow) or bool(flows),
+                listed=campaigns is not None or flows is not None,
                 accepted_at=previous.accepted_at if previous else [],
+                launched=previous.launched if previous else [],
             )
 
     def events(self, workspace_id: str | None = None) -> dict[str, dict[str, Any]]:
         with self.lock:
-            return {e.name: _spec(e) for e in self.workspace(workspace_id).events.values()}
+            return {e.name: e.as_spec() for e in self.workspace(workspace_id).events.values()}
 
     def reset(self) -> None:
         with self.lock:
@@ -184,10 +164,18 @@ class SandboxState:
             state.update(rate_limit_headers=settings.rate_limit_headers, retry_after=settings.retry_after)
             return copy.deepcopy(state)
 
+    def keep_trigger(self, record: TriggerRecord) -> None:
+        """Remember an accepted trigger (and append it to the record file, when there is one)."""
+        self.recorder.trigger(record)
+        if self.settings.record_file is not None:
+            with self.settings.record_file.open("a", encoding="utf-8") as fh:
+                fh.write(json.dumps(record, ensure_ascii=True) + "\n")
+
     def secret_forms(self) -> list[str]:
         """Every form an API key could be seen in: scrubbed from all the sandbox keeps or prints."""
         forms: list[str] = []
         for ws in list(self.workspaces.values()):
-            pair = f"{ws.workspace_id}:{ws.api_key}"
-            forms += [base64.b64encode(pair.encode()).decode(), pair, ws.api_key]
+            for key in [ws.api_key, *ws.keys]:
+                pair = f"{ws.workspace_id}:{key}"
+                forms += [base64.b64encode(pair.encode()).decode(), pair, key]
         return forms

@@ -20,14 +20,13 @@ from typing import Any, cast
 from urllib.parse import urlsplit
 
 from moengage_provider.testing.sandbox import api, control
+from moengage_provider.testing.sandbox.api.call import Refusals
 from moengage_provider.testing.sandbox.body import BodyError, ClientGone, read_body
 from moengage_provider.testing.sandbox.faults import STALL_OUTCOME_CODES, Fault
 from moengage_provider.testing.sandbox.protocol import (
     CONTROL_PREFIX,
-    INTERNAL_ERROR_BODY,
     LOGGER_NAME,
     Response,
-    error,
     iso_utc,
     json_bytes,
     new_object_id,
@@ -110,6 +109,8 @@ class Exchange:
     status: int | None = None
     event_name: str | None = None
 
+    response_id: str | None = None
+
     def finish(self, outcome: str) -> None:
         """Record the request and log its one line (before answering: a client reading records
         right after its answer sees its request)."""
@@ -117,11 +118,23 @@ class Exchange:
         recorder.request(
             self.method, self.target, self.headers, self.body, self.status, self.request_id, self.received_at
         )
-        recorder.log(self.method, self.path, outcome, self.event_name, self.request_id)
+        recorder.log(self.method, self.path, outcome, self.event_name, self.request_id, self.response_id)
+
+    def refusals(self) -> Refusals:
+        return api.refusals_for(self.path, self.request_id, self.headers)
 
     def refused(self, status: int | None, code: str, message: str) -> None:
         self.state.recorder.reject(
-            self.path, status, code, message, None, self.received_at, self.request_id, self.event_name, []
+            self.path,
+            status,
+            code,
+            message,
+            None,
+            self.received_at,
+            self.request_id,
+            self.event_name,
+            [],
+            response_id=self.response_id,
         )
 
     def lost(self, code: str, message: str) -> None:
@@ -183,11 +196,12 @@ class Handler(BaseHTTPRequestHandler):
         """Protocol errors (bad request line, too many or too long headers) in the JSON error shape."""
         self.close_connection = True
         request_id = new_object_id()
-        reject = error(code, status_line(code), message or status_line(code), [], request_id)
         path = request_path(getattr(self, "path", "") or "-")
-        self.state.recorder.log(self.command or "-", path, str(code), None, request_id)
+        refusals = api.refusals_for(path, request_id)
+        reject = refusals.unreadable(code, message or status_line(code))
+        self.state.recorder.log(self.command or "-", path, str(code), None, request_id, refusals.response_id)
         with contextlib.suppress(OSError):
-            self._send(Response(code, json_bytes(reject.body)))
+            self._send(Response(code, json_bytes(reject.body), headers=refusals.answer_headers()))
 
     # -- transport helpers ------------------------------------------------------------------------
     def _read_body(self) -> bytes:
@@ -251,8 +265,9 @@ class Handler(BaseHTTPRequestHandler):
         except Exception:  # a sandbox bug: answer like MoEngage's documented 500, keep serving
             logger.exception("MoEngage sandbox failed on a %d-byte request line", len(self.raw_requestline))
             self.close_connection = True
+            body, content_type = api.refusals_for(path, new_object_id()).fault(500, path)
             with contextlib.suppress(OSError):
-                self._send(Response(500, json_bytes(INTERNAL_ERROR_BODY)))
+                self._send(Response(500, body, content_type))
 
     def _api(self, path: str) -> None:
         """An API request: faults first (in the order the wire meets them), then the API's answer."""
@@ -305,11 +320,12 @@ class Handler(BaseHTTPRequestHandler):
             exchange.body = self._read_body()
         except BodyError as exc:
             self.close_connection = True
-            reject = error(exc.status, status_line(exc.status), exc.message, [], exchange.request_id)
-            exchange.status = exc.status
+            refusals = exchange.refusals()
+            reject = refusals.unreadable(exc.status, exc.message)
+            exchange.status, exchange.response_id = exc.status, refusals.response_id
             exchange.refused(exc.status, reject.code, exc.message)
             exchange.finish(str(exc.status))
-            self._send(Response(exc.status, json_bytes(reject.body)))
+            self._send(Response(exc.status, json_bytes(reject.body), headers=refusals.answer_headers()))
             return False
         except ClientGone:
             exchange.lost("client gone", "client closed the connection before sending the whole body")
@@ -318,7 +334,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _answer_fault(self, exchange: Exchange, fault: Fault) -> None:
         exchange.event_name = api.peek_event_name(exchange.path, exchange.body)
-        response = fault.response(exchange.path, exchange.request_id)
+        response = fault.response(exchange.refusals().fault(fault.status, exchange.path))
         exchange.status = response.status
         exchange.refused(
             response.status, f"{response.status} injected fault", f"injected fault: HTTP {response.status}"
@@ -328,7 +344,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def _drop_after_body(self, exchange: Exchange, fault: Fault) -> None:
         if fault.accept:
-            _, exchange.event_name = self._process(exchange)
+            answer = self._process(exchange)
+            exchange.event_name, exchange.response_id = answer.event_name, answer.response_id
         else:
             exchange.event_name = api.peek_event_name(exchange.path, exchange.body)
             exchange.refused(
@@ -338,14 +355,17 @@ class Handler(BaseHTTPRequestHandler):
         self._drop()
 
     def _answer(self, exchange: Exchange) -> None:
-        response, exchange.event_name = self._process(exchange)
-        exchange.status = response.status
-        exchange.finish(str(response.status))
-        self._send(response)
+        answer = self._process(exchange)
+        exchange.event_name, exchange.response_id = answer.event_name, answer.response_id
+        exchange.status = answer.response.status
+        exchange.finish(answer.outcome)
+        self._send(answer.response)
 
-    def _process(self, exchange: Exchange) -> tuple[Response, str | None]:
+    def _process(self, exchange: Exchange) -> api.Answer:
         e = exchange
-        return api.process(e.state, e.method, e.path, e.headers, e.body, e.request_id, e.received_at)
+        return api.process(
+            e.state, e.method, e.target, e.path, e.headers, e.body, e.request_id, e.received_at
+        )
 
     def _control(self, path: str) -> None:
         state = self.state

@@ -1,40 +1,22 @@
-"""Admission: count an accepted request in its rate-limit windows, or refuse it; and what every
-answer of a rate-limited endpoint says about those windows (``x-ratelimit-*``)."""
+"""Admission: count an accepted request in its rate-limit windows, or refuse it with its API's 429;
+and what every answer of a rate-limited endpoint says about those windows (``x-ratelimit-*``)."""
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 from moengage_provider.testing.sandbox.api.call import Call
-from moengage_provider.testing.sandbox.protocol import RATE_LIMIT_BODY, Reject
-from moengage_provider.testing.sandbox.ratelimits import Standing, stand
-
-#: Builds an API version's 429 from where the workspace stands.
-Refusal = Callable[[Call, Standing], Reject]
+from moengage_provider.testing.sandbox.ratelimits import stand
 
 
-def admit(call: Call, kinds: Iterable[str], refuse: Refusal) -> None:
-    """Count the request in every window of ``kinds``, or raise ``refuse``'s 429 when one is full."""
+def admit(call: Call, kinds: Iterable[str]) -> None:
+    """Count the request in every window of ``kinds``, or raise the 429 when one of them is full."""
     state = call.state
-    standing = stand(state.settings.limits.of_kinds(kinds), call.ws.windows, state.now(), take=True)
+    now = state.now()
+    standing = stand(state.settings.limits.of_kinds(kinds), call.ws.windows, now, take=True)
     call.standing = standing
     if standing is not None and standing.full:
-        raise refuse(call, standing)
-
-
-def legacy_rate_limited(call: Call, standing: Standing) -> Reject:
-    """The documented 429 (``Retry-After`` only when asked for: the legacy pages document none)."""
-    headers = None
-    if call.state.settings.retry_after:
-        headers = {"Retry-After": standing.retry_after(call.state.now())}
-    return Reject(
-        429,
-        copy.deepcopy(RATE_LIMIT_BODY),
-        code="429 rate limiter exception",
-        message=RATE_LIMIT_BODY["data"]["description"],
-        headers=headers,
-    )
+        raise call.refusals.rate_limited(standing, now, state.settings.retry_after)
 
 
 def rate_limit_headers(call: Call | None) -> dict[str, str]:

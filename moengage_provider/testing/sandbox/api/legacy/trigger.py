@@ -2,16 +2,18 @@
 
 Checks, in order: fields, ``triggered_by``, event exists, attributes declared, attribute types,
 active campaign, then the rate limits (campaign limits per workspace; flow limits for flow events).
+A trigger reserves the campaigns and flows of its event as a V5 trigger does (see
+:mod:`..firing`), but the legacy answer does not say which.
 """
 
 from __future__ import annotations
 
 import copy
-import json
 from typing import Any
 
-from moengage_provider.testing.sandbox.api.admission import Refusal, admit, legacy_rate_limited
 from moengage_provider.testing.sandbox.api.call import Call
+from moengage_provider.testing.sandbox.api.firing import fire
+from moengage_provider.testing.sandbox.events import Event
 from moengage_provider.testing.sandbox.protocol import (
     MSG_BAD_REQUEST,
     MSG_EVENT_NOT_FOUND,
@@ -22,9 +24,7 @@ from moengage_provider.testing.sandbox.protocol import (
     bad_request,
     detail,
 )
-from moengage_provider.testing.sandbox.ratelimits import FLOW_TRIGGER, TRIGGER
 from moengage_provider.testing.sandbox.records import TriggerRecord
-from moengage_provider.testing.sandbox.state import Event, SandboxState
 from moengage_provider.testing.sandbox.validation import (
     check_fields,
     is_email,
@@ -46,7 +46,7 @@ def handle(call: Call) -> dict[str, Any]:
         )
     if event is not None:
         _check_against(event, attributes, request_id)
-    admit_trigger(call, event, legacy_rate_limited)
+    fire(call, name, event)
     record: TriggerRecord = {
         "event_name": name,
         "event_attributes": copy.deepcopy(attributes),
@@ -55,7 +55,7 @@ def handle(call: Call) -> dict[str, Any]:
         "received_at": call.received_at,
         "request_id": request_id,
     }
-    keep(state, record)
+    state.keep_trigger(record)
     return {"message": MSG_TRIGGERED}
 
 
@@ -110,20 +110,3 @@ def _check_against(event: Event, attributes: dict[str, Any], request_id: str) ->
             [detail("InvalidValue", "event_name", MSG_NO_ACTIVE_CAMPAIGN)],
             request_id,
         )
-
-
-def admit_trigger(call: Call, event: Event | None, refuse: Refusal) -> None:
-    """Count a valid trigger in the campaign windows (and the flow windows, for an event a flow
-    uses), or refuse it with ``refuse``'s 429 when one of them is full."""
-    is_flow = call.state.settings.all_flows or (event is not None and event.flow)
-    admit(call, (TRIGGER, FLOW_TRIGGER) if is_flow else (TRIGGER,), refuse)
-    if event is not None:
-        event.accepted_at.append(call.state.now())
-
-
-def keep(state: SandboxState, record: TriggerRecord) -> None:
-    """Remember an accepted trigger (and append it to the record file, when there is one)."""
-    state.recorder.trigger(record)
-    if state.settings.record_file is not None:
-        with state.settings.record_file.open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps(record, ensure_ascii=True) + "\n")

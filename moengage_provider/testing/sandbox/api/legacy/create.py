@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from moengage_provider.testing.sandbox.api.call import Call
+from moengage_provider.testing.sandbox.events import Attachment, Event
 from moengage_provider.testing.sandbox.protocol import (
     ATTRIBUTE_TYPES,
     MSG_BAD_REQUEST,
@@ -16,10 +17,8 @@ from moengage_provider.testing.sandbox.protocol import (
     MSG_EVENT_LIMIT,
     bad_request,
     detail,
-    naive_iso,
     new_object_id,
 )
-from moengage_provider.testing.sandbox.state import Event
 from moengage_provider.testing.sandbox.validation import (
     check_fields,
     is_email,
@@ -91,11 +90,11 @@ def handle(call: Call) -> dict[str, Any]:
     event = Event(
         name=name,
         attributes=attributes,
-        active_campaign=True,
         event_id=new_object_id(),
         object_id=new_object_id(),
-        created_at=naive_iso(state.now()),
+        created_ts=state.now(),
         created_by=created_by,
+        campaigns=[Attachment(new_object_id())],
     )
     ws.events[name] = event
     return {"message": MSG_CREATED, "event_id": event.event_id}

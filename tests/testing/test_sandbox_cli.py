@@ -208,8 +208,8 @@ def test_config_files_json_and_yaml(tmp_path: Path) -> None:
     bad.write_text(json.dumps({"hourly_limt": 3}))
     with pytest.raises(ValueError, match="hourly_limt"):
         load_config(bad)
-    bad.write_text(json.dumps({"events": {"E": {"attributes": {"a": "boolean"}}}}))
-    with pytest.raises(ValueError, match="boolean"):
+    bad.write_text(json.dumps({"events": {"E": {"attributes": {"a": "bool"}}}}))
+    with pytest.raises(ValueError, match="'bool'"):
         load_config(bad)
 
     pytest.importorskip("yaml")

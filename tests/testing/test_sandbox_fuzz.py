@@ -46,6 +46,12 @@ MODES: dict[str, dict[str, Any]] = {
         "events": SERIES_EVENTS,
     },
     "small-bodies-record-file": {"max_body_bytes": 512, "event_limit": 1, "record_file": "RECORD"},
+    "windows-no-headers": {
+        "five_minute_limit": 1,
+        "five_minute_seconds": 2.0,
+        "rate_limits": {"search": {"limit": 1, "seconds": 1.0}},
+        "rate_limit_headers": False,
+    },
 }
 
 
@@ -67,6 +73,10 @@ def check_answer(answer: RawAnswer, method: str, path: str) -> None:
         return
     assert answer.headers.get("content-type", "").startswith("application/json")
     body = answer.json()
+    said = [answer.headers.get(f"x-ratelimit-{name}") for name in ("limit", "remaining", "reset")]
+    if any(value is not None for value in said):  # all three, whole numbers, never more left than allowed
+        limit, remaining, reset = (int(value or "x") for value in said)
+        assert 0 <= remaining <= limit and reset > 0
     if answer.status == 405:
         assert answer.headers.get("allow")
     if path.startswith("/_sandbox"):

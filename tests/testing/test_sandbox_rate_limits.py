@@ -75,20 +75,34 @@ def test_daily_limit_and_window_alignment(make_sandbox: Callable[..., MoEngageSa
     }
 
 
-def test_default_limits_are_the_documented_50_per_hour_and_200_per_day(
+def test_default_limits_are_the_published_10_per_5_minutes_50_per_hour_200_per_day(
     make_sandbox: Callable[..., MoEngageSandbox],
 ) -> None:
     clock = FakeClock(0.5)
     sb = make_sandbox(clock=clock)
     session = requests.Session()
-    assert {trigger(sb, OK, session=session).status_code for _ in range(50)} == {200}
-    assert trigger(sb, OK, session=session).status_code == 429
+
+    def burst(count: int) -> list[int]:
+        return [trigger(sb, OK, session=session).status_code for _ in range(count)]
+
+    assert burst(11) == [200] * 10 + [429]  # the eleventh of five minutes waits
+    clock.now = 300.5  # the next five minutes: ten more
+    assert burst(11) == [200] * 10 + [429]
+    for window in range(2, 5):
+        clock.now = window * 300.0 + 0.5
+        assert burst(10) == [200] * 10
+    clock.now = 5 * 300.0 + 0.5  # a fresh five minutes, but 50 this hour already
+    assert burst(1) == [429]
     for hour in range(1, 4):
-        clock.now = hour * 3600.0 + 0.5
-        assert {trigger(sb, OK, session=session).status_code for _ in range(50)} == {200}
-    clock.now = 4 * 3600.0 + 0.5
-    assert trigger(sb, OK, session=session).status_code == 429  # 200 today already
-    assert sb.rate_limit_state()["day_count"] == 200
+        for window in range(5):
+            clock.now = hour * 3600.0 + window * 300.0 + 0.5
+            assert burst(10) == [200] * 10
+    clock.now = 4 * 3600.0 + 0.5  # a fresh hour, but 200 today already
+    assert burst(1) == [429]
+    state = sb.rate_limit_state()
+    assert (state["day_count"], state["daily_limit"], state["five_minute_limit"]) == (200, 200, 10)
+    clock.now = 86400.0 + 0.5
+    assert burst(1) == [200]
 
 
 def test_retry_after_header_when_asked(make_sandbox: Callable[..., MoEngageSandbox]) -> None:

@@ -1,7 +1,7 @@
 """``python -m moengage_provider.testing.sandbox``: run a sandbox until Ctrl-C or SIGTERM.
 
-The last line printed at start-up is always ``MoEngage sandbox listening on URL`` (``LISTENING``):
-:mod:`.spawn` waits for it. The API key is never printed.
+What it prints is in :mod:`.banner`: the last line at start-up is always ``MoEngage sandbox
+listening on URL`` (``LISTENING``), which :mod:`.spawn` waits for. The API key is never printed.
 """
 
 from __future__ import annotations
@@ -9,19 +9,28 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import shlex
 import signal
 import sys
 import threading
 from collections.abc import Sequence
 from typing import Any
 
+from moengage_provider.testing.sandbox.banner import STOPPED, startup_lines
 from moengage_provider.testing.sandbox.config import load_config
-from moengage_provider.testing.sandbox.connection import SandboxConnection
 from moengage_provider.testing.sandbox.options import is_loopback
+from moengage_provider.testing.sandbox.ratelimits import parse_cli_rate_limit
 from moengage_provider.testing.sandbox.server import MoEngageSandbox
 
-LISTENING = "MoEngage sandbox listening on "
+#: Flags with a value, by the constructor keyword they set.
+VALUE_FLAGS = (
+    "five_minute_limit",
+    "five_minute_seconds",
+    "hourly_limit",
+    "daily_limit",
+    "hour_seconds",
+    "day_seconds",
+    "record_file",
+)
 
 
 def build_arg_parser() -> argparse.ArgumentParser:
@@ -38,11 +47,28 @@ def build_arg_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--config", help="JSON (or YAML) file: events, permissive, limits")
     parser.add_argument("--strict", action="store_true", help="reject triggers of undeclared events")
+    parser.add_argument(
+        "--five-minute-limit", type=int, help="triggers per five-minute window (default 10; see docs)"
+    )
+    parser.add_argument("--five-minute-seconds", type=float, help="length of the 'five minutes' window")
     parser.add_argument("--hourly-limit", type=int, help="triggers per hourly window (default 50)")
     parser.add_argument("--daily-limit", type=int, help="triggers per daily window (default 200)")
     parser.add_argument("--hour-seconds", type=float, help="length of the 'hour' window in seconds")
     parser.add_argument("--day-seconds", type=float, help="length of the 'day' window in seconds")
-    parser.add_argument("--retry-after", action="store_true", help="add a Retry-After header to 429 answers")
+    parser.add_argument(
+        "--rate-limit",
+        action="append",
+        metavar="WINDOW=LIMIT[/SECONDS]",
+        help="any rate-limit window by name, e.g. five_minutes=3/2 (repeatable; see docs/sandbox.md)",
+    )
+    parser.add_argument(
+        "--retry-after", action="store_true", help="add a Retry-After header to legacy 429 answers"
+    )
+    parser.add_argument(
+        "--no-rate-limit-headers",
+        action="store_true",
+        help="leave out the x-ratelimit-limit/-remaining/-reset headers (on by default)",
+    )
     parser.add_argument("--record-file", help="append every accepted trigger to this file as JSON lines")
     parser.add_argument("--allow-remote", action="store_true", help="allow binding to a non-loopback address")
     parser.add_argument("--quiet", action="store_true", help="do not log one line per request")
@@ -55,24 +81,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     api_key = args.api_key or os.environ.get("MOENGAGE_SANDBOX_API_KEY")
     if not api_key:
         parser.error("give the API key with --api-key or the MOENGAGE_SANDBOX_API_KEY environment variable")
-    kwargs: dict[str, Any] = {}
-    if args.config:
-        try:
-            kwargs.update(load_config(args.config))
-        except (OSError, ValueError) as exc:
-            parser.error(str(exc))
+    kwargs = _sandbox_options(parser, args)
     workspace_id = args.workspace_id or kwargs.pop("workspace_id", None)
     kwargs.pop("workspace_id", None)
     if not workspace_id:
         parser.error("give the workspace ID with --workspace-id (or 'workspace_id' in the config file)")
-    if args.strict:
-        kwargs["permissive"] = False
-    for option in ("hourly_limit", "daily_limit", "hour_seconds", "day_seconds", "record_file"):
-        value = getattr(args, option)
-        if value is not None:
-            kwargs[option] = value
-    if args.retry_after:
-        kwargs["retry_after"] = True
     if not args.allow_remote and not is_loopback(args.host):
         parser.error(f"refusing to bind to non-loopback host {args.host!r} without --allow-remote")
 
@@ -86,7 +99,49 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, ValueError, TypeError) as exc:
         print(f"error: cannot start the MoEngage sandbox: {exc}", file=sys.stderr)
         return 1
+    lines = startup_lines(
+        sandbox.url,
+        sandbox.host,
+        sandbox.port,
+        workspace_id,
+        permissive=sandbox.permissive,
+        events_declared=len(sandbox.events()),
+    )
+    _serve_until_a_signal(sandbox, lines)
+    print(STOPPED, flush=True)
+    return 0
 
+
+def _sandbox_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict[str, Any]:
+    """The constructor's keyword arguments: the config file's, then the flags given (flags win)."""
+    kwargs: dict[str, Any] = {}
+    if args.config:
+        try:
+            kwargs.update(load_config(args.config))
+        except (OSError, ValueError) as exc:
+            parser.error(str(exc))
+    if args.strict:
+        kwargs["permissive"] = False
+    for option in VALUE_FLAGS:
+        value = getattr(args, option)
+        if value is not None:
+            kwargs[option] = value
+    if args.retry_after:
+        kwargs["retry_after"] = True
+    if args.no_rate_limit_headers:
+        kwargs["rate_limit_headers"] = False
+    try:
+        flags = dict(parse_cli_rate_limit(text) for text in args.rate_limit or [])
+    except ValueError as exc:
+        parser.error(str(exc))
+    if flags:
+        kwargs["rate_limits"] = {**kwargs.get("rate_limits", {}), **flags}
+    return kwargs
+
+
+def _serve_until_a_signal(sandbox: MoEngageSandbox, startup: list[str]) -> None:
+    """Print the start-up lines once Ctrl-C and SIGTERM stop it cleanly (whoever reads the
+    "listening" line may signal at once), then serve until one comes."""
     stop = threading.Event()
 
     def on_signal(signum: int, frame: Any) -> None:
@@ -94,23 +149,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-
-    shown = SandboxConnection(sandbox.host, sandbox.port, workspace_id, "<your sandbox api key>")
-    mode = "permissive (undeclared events accepted)" if sandbox.permissive else "strict"
-    lines = [
-        f"Base URL: {sandbox.url}",
-        f"Workspace ID: {workspace_id}; API key: as given (not shown); mode: {mode}; "
-        f"events declared: {len(sandbox.events())}",
-        "Point Airflow at it (put your sandbox API key in place of the placeholder):",
-        f"  export AIRFLOW_CONN_MOENGAGE_DEFAULT={shlex.quote(shown.json())}",
-        f"Recorded triggers: {sandbox.url}/_sandbox/triggers   Stop with Ctrl-C.",
-        f"{LISTENING}{sandbox.url}",
-    ]
-    print("\n".join(lines), flush=True)
     try:
+        print("\n".join(startup), flush=True)
         while not stop.wait(0.5):
             pass
     finally:
         sandbox.stop()
-    print("MoEngage sandbox stopped", flush=True)
-    return 0

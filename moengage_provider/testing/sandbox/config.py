@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from moengage_provider.testing.sandbox.events import attached
 from moengage_provider.testing.sandbox.options import event_specs
 from moengage_provider.testing.sandbox.validation import normalize_attributes
 
@@ -27,6 +28,11 @@ CONFIG_KEYS = {
     "flow_daily_limit",
     "all_flows",
     "counter_lag_seconds",
+    "five_minute_limit",
+    "five_minute_seconds",
+    "rate_limits",
+    "rate_limit_headers",
+    "business_events_scope",
 }
 
 
@@ -60,6 +66,7 @@ def load_config(path: str | os.PathLike[str]) -> dict[str, Any]:
         try:
             for name, spec in event_specs(events):
                 normalize_attributes(spec["attributes"], name)
+                attached(name, spec["active_campaign"], spec["flow"], spec["campaigns"], spec["flows"])
         except ValueError as exc:
             raise ValueError(f"{file}: {exc}") from None
     return dict(data)

@@ -11,18 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from moengage_provider.testing.sandbox.protocol import (
-    HTML_TYPE,
-    INTERNAL_ERROR_BODY,
-    JSON_TYPE,
-    RATE_LIMIT_BODY,
-    SERVICE_UNAVAILABLE_BODY,
-    TEXT_TYPE,
-    Response,
-    detail,
-    json_bytes,
-    status_line,
-)
+from moengage_provider.testing.sandbox.protocol import HTML_TYPE, JSON_TYPE, TEXT_TYPE, Response, json_bytes
 
 #: What a stall that did not end normally is recorded as.
 STALL_OUTCOME_CODES = {"gone": "client gone", "stopped": "sandbox stopped"}
@@ -41,38 +30,14 @@ class Fault:
     after_body: bool = True
     accept: bool = False
 
-    def response(self, path: str, request_id: str) -> Response:
+    def response(self, default: tuple[bytes, str]) -> Response:
+        """The answer: the fault's own body, else ``default`` (what the API would answer)."""
         if self.body is None:
-            body, content_type = default_fault_body(self.status, path, request_id)
+            body, content_type = default
             content_type = self.content_type or content_type
         else:
             body, content_type = render_fault_body(self.body, self.content_type)
         return Response(self.status, body, content_type, self.headers)
-
-
-def default_fault_body(status: int, path: str, request_id: str) -> tuple[bytes, str]:
-    """What MoEngage (or the proxy in front of it) answers with that status."""
-    if status == 500:
-        return json_bytes(INTERNAL_ERROR_BODY), JSON_TYPE
-    if status == 503:
-        return json_bytes(SERVICE_UNAVAILABLE_BODY), JSON_TYPE
-    if status == 429:
-        return json_bytes(RATE_LIMIT_BODY), JSON_TYPE
-    if status in (502, 504):
-        line = status_line(status)
-        page = (
-            f"<html>\r\n<head><title>{line}</title></head>\r\n<body>\r\n"
-            f"<center><h1>{line}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
-        )
-        return page.encode("utf-8"), HTML_TYPE
-    if status in (204, 304):
-        return b"", TEXT_TYPE
-    phrase = status_line(status).partition(" ")[2] or "Error"
-    info = detail("InjectedFault", path, f"Fault injected by the MoEngage sandbox: {status_line(status)}")
-    body = {
-        "error": {"code": status_line(status), "message": phrase, "details": [info], "request_id": request_id}
-    }
-    return json_bytes(body), JSON_TYPE
 
 
 def render_fault_body(body: Any, content_type: str | None) -> tuple[bytes, str]:

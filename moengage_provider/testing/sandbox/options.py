@@ -12,17 +12,10 @@ EVENT_SPEC_KEYS = {
     "attributes": "name -> type, or the create API's list of {attribute_name, attribute_data_type}",
     "active_campaign": "whether a campaign uses it (default true); false: triggers get the documented 400",
     "flow": "a Business-Trigger flow uses it: its triggers also count toward the 3/hour, 10/day flow limits",
+    "campaigns": "the campaigns that use it: ids, or {id, quota} (quota: triggers it still takes)",
+    "flows": "the Business-Trigger flows that use it: ids, or {id, quota}",
 }
-_POSITIVE = ("hour_seconds", "day_seconds", "minute_seconds")
-_NON_NEGATIVE = (
-    "hourly_limit",
-    "daily_limit",
-    "search_limit_per_minute",
-    "event_limit",
-    "flow_hourly_limit",
-    "flow_daily_limit",
-    "counter_lag_seconds",
-)
+_NON_NEGATIVE = ("event_limit", "counter_lag_seconds")
 
 
 def is_loopback(host: str) -> bool:
@@ -35,9 +28,7 @@ def is_loopback(host: str) -> bool:
 
 
 def check_options(options: Mapping[str, Any]) -> None:
-    for name in _POSITIVE:
-        if not options[name] > 0:
-            raise ValueError(f"{name} must be > 0")
+    """Checks of the plain options (the rate-limit windows check their own: see ``ratelimits``)."""
     for name in _NON_NEGATIVE:
         if options[name] < 0:
             raise ValueError(f"{name} must be >= 0")
@@ -59,5 +50,7 @@ def event_specs(specs: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Any]]
                 "attributes": spec.get("attributes") or {},
                 "active_campaign": bool(spec.get("active_campaign", True)),
                 "flow": bool(spec.get("flow", False)),
+                "campaigns": spec.get("campaigns"),
+                "flows": spec.get("flows"),
             },
         )

@@ -12,7 +12,7 @@ import logging
 import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from moengage_provider.testing.sandbox.protocol import LOGGER_NAME, REDACTED
 
@@ -20,7 +20,7 @@ logger = logging.getLogger(LOGGER_NAME)
 
 
 class TriggerRecord(TypedDict):
-    """An accepted trigger."""
+    """An accepted trigger (a V5 trigger also says what it reached: see docs/sandbox.md)."""
 
     event_name: str
     event_attributes: dict[str, Any]
@@ -28,6 +28,15 @@ class TriggerRecord(TypedDict):
     workspace_id: str
     received_at: str
     request_id: str
+    api_version: NotRequired[str]
+    moe_request_id: NotRequired[str]
+    response_id: NotRequired[str]
+    triggered_status: NotRequired[str]
+    summary: NotRequired[dict[str, int]]
+    triggered_campaign_ids: NotRequired[list[str]]
+    failed_campaign_ids: NotRequired[list[str]]
+    triggered_flow_ids: NotRequired[list[str]]
+    failed_flow_ids: NotRequired[list[str]]
 
 
 class RejectedRecord(TypedDict):
@@ -42,6 +51,7 @@ class RejectedRecord(TypedDict):
     request_id: str
     event_name: str | None
     details: list[Any]
+    response_id: NotRequired[str]
 
 
 class RequestRecord(TypedDict):
@@ -133,34 +143,44 @@ class Recorder:
         request_id: str,
         event_name: str | None,
         details: list[Any],
+        *,
+        response_id: str | None = None,
     ) -> None:
+        record: RejectedRecord = {
+            "path": path,
+            "status": status,
+            "code": code,
+            "message": message,
+            "workspace_id": workspace_id,
+            "received_at": received_at,
+            "request_id": request_id,
+            "event_name": event_name,
+            "details": copy.deepcopy(details),
+        }
+        if response_id is not None:
+            record["response_id"] = response_id
         with self.lock:
-            self.rejected.append(
-                {
-                    "path": path,
-                    "status": status,
-                    "code": code,
-                    "message": message,
-                    "workspace_id": workspace_id,
-                    "received_at": received_at,
-                    "request_id": request_id,
-                    "event_name": event_name,
-                    "details": copy.deepcopy(details),
-                }
-            )
+            self.rejected.append(record)
 
     def trigger(self, record: TriggerRecord) -> None:
         with self.lock:
             self.triggers.append(record)
 
     def log(
-        self, method: str, path: str, outcome: str, event_name: str | None, request_id: str | None
+        self,
+        method: str,
+        path: str,
+        outcome: str,
+        event_name: str | None,
+        request_id: str | None,
+        response_id: str | None = None,
     ) -> None:
         logger.info(
-            "%s %s -> %s event=%s request_id=%s",
+            "%s %s -> %s event=%s request_id=%s%s",
             log_field(self.scrub(method)),
             log_field(self.scrub(path)),
             outcome,  # the sandbox's own words
             log_field(self.scrub(event_name) if event_name is not None else None),
             request_id or "-",
+            f" response_id={response_id}" if response_id else "",  # the sandbox's own: resp_ + hex
         )

@@ -1,40 +1,55 @@
-"""``MoEngageSandbox``: the object tests hold. It owns the configuration, the workspaces, the records
-and the faults, and starts the transport; what each request gets is decided in :mod:`.api`.
+"""``MoEngageSandbox``: the object tests hold. It owns a :class:`.state.SandboxState` (settings,
+workspaces, records, faults) and the transport that serves it; what each request gets is decided
+in :mod:`.api`.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import copy
 import os
 import selectors
 import socket
 import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from moengage_provider.testing.sandbox import connection
-from moengage_provider.testing.sandbox.faults import FaultQueue
-from moengage_provider.testing.sandbox.options import check_options, event_specs, is_loopback
-from moengage_provider.testing.sandbox.protocol import DEFAULT_MAX_BODY_BYTES, naive_iso, new_object_id
-from moengage_provider.testing.sandbox.records import Recorder, RejectedRecord, RequestRecord, TriggerRecord
-from moengage_provider.testing.sandbox.state import WINDOWS, Event, Workspace
+from moengage_provider.testing.sandbox.options import is_loopback
+from moengage_provider.testing.sandbox.protocol import DEFAULT_MAX_BODY_BYTES
+from moengage_provider.testing.sandbox.ratelimits import NAMED_OPTIONS
+from moengage_provider.testing.sandbox.records import RejectedRecord, RequestRecord, TriggerRecord
+from moengage_provider.testing.sandbox.settings import Settings
+from moengage_provider.testing.sandbox.spawn import SpawnedSandbox
+from moengage_provider.testing.sandbox.state import SandboxState
 from moengage_provider.testing.sandbox.transport import Server
-from moengage_provider.testing.sandbox.validation import normalize_attributes
-
-if TYPE_CHECKING:
-    from moengage_provider.testing.sandbox.spawn import SpawnedSandbox
 
 
-def _spec(event: Event) -> dict[str, Any]:
-    spec: dict[str, Any] = {"attributes": dict(event.attributes), "active_campaign": event.active_campaign}
-    if event.flow:
-        spec["flow"] = True
-    return spec
+class _Setting:
+    """A public attribute of the sandbox that reads (and writes) one of its settings; a rate-limit
+    option (``hourly_limit``, ``hour_seconds``, ...) reads and changes its windows."""
+
+    name: str
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, sandbox: MoEngageSandbox | None, owner: type | None = None) -> Any:
+        if sandbox is None:
+            return self
+        settings = sandbox._state.settings
+        if self.name in NAMED_OPTIONS:
+            return settings.limits.option(self.name)
+        return getattr(settings, self.name)
+
+    def __set__(self, sandbox: MoEngageSandbox, value: Any) -> None:
+        settings = sandbox._state.settings
+        with sandbox._state.lock:
+            if self.name in NAMED_OPTIONS:
+                settings.limits.update({self.name: value})
+            else:
+                setattr(settings, self.name, value)
+                settings.normalize()
 
 
 class MoEngageSandbox:
@@ -45,6 +60,25 @@ class MoEngageSandbox:
     inject faults. ``MoEngageSandbox.spawn(...)`` runs one in another process. See docs/sandbox.md.
     """
 
+    permissive = _Setting()
+    five_minute_limit = _Setting()
+    five_minute_seconds = _Setting()
+    hourly_limit = _Setting()
+    daily_limit = _Setting()
+    hour_seconds = _Setting()
+    day_seconds = _Setting()
+    retry_after = _Setting()
+    rate_limit_headers = _Setting()
+    record_file = _Setting()
+    search_limit_per_minute = _Setting()
+    minute_seconds = _Setting()
+    event_limit = _Setting()
+    max_body_bytes = _Setting()
+    flow_hourly_limit = _Setting()
+    flow_daily_limit = _Setting()
+    all_flows = _Setting()
+    counter_lag_seconds = _Setting()
+
     def __init__(
         self,
         workspace_id: str,
@@ -54,23 +88,30 @@ class MoEngageSandbox:
         port: int = 0,
         events: Mapping[str, Mapping[str, Any]] | None = None,
         permissive: bool = True,
-        hourly_limit: int = 50,
-        daily_limit: int = 200,
-        hour_seconds: float = 3600.0,
-        day_seconds: float = 86400.0,
+        hourly_limit: int | None = None,
+        daily_limit: int | None = None,
+        hour_seconds: float | None = None,
+        day_seconds: float | None = None,
         retry_after: bool = False,
         record_file: str | os.PathLike[str] | None = None,
-        search_limit_per_minute: int = 100,
-        minute_seconds: float = 60.0,
+        search_limit_per_minute: int | None = None,
+        minute_seconds: float | None = None,
         event_limit: int = 50,
         allow_remote: bool = False,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         clock: Callable[[], float] | None = None,
-        flow_hourly_limit: int = 3,
-        flow_daily_limit: int = 10,
+        flow_hourly_limit: int | None = None,
+        flow_daily_limit: int | None = None,
         all_flows: bool = False,
         counter_lag_seconds: float = 0.0,
+        five_minute_limit: int | None = None,
+        five_minute_seconds: float | None = None,
+        rate_limits: Mapping[str, Mapping[str, float]] | None = None,
+        rate_limit_headers: bool = True,
+        business_events_scope: bool = True,
     ) -> None:
+        """Rate-limit options left at None take MoEngage's published values (see :mod:`.ratelimits`
+        for the table and how the options map onto its windows)."""
         if not isinstance(workspace_id, str) or not workspace_id:
             raise ValueError("workspace_id must be a non-empty string")
         if not isinstance(api_key, str) or not api_key:
@@ -80,39 +121,16 @@ class MoEngageSandbox:
                 f"refusing to bind the sandbox to non-loopback host {host!r}; pass allow_remote=True "
                 "(--allow-remote) if you really mean it"
             )
-        check_options(locals())
         self._host = host
         self._requested_port = int(port)
-        self.permissive = bool(permissive)
-        self.hourly_limit = int(hourly_limit)
-        self.daily_limit = int(daily_limit)
-        self.hour_seconds = float(hour_seconds)
-        self.day_seconds = float(day_seconds)
-        self.retry_after = bool(retry_after)
-        self.record_file = Path(record_file) if record_file is not None else None
-        self.search_limit_per_minute = int(search_limit_per_minute)
-        self.minute_seconds = float(minute_seconds)
-        self.event_limit = int(event_limit)
-        self.max_body_bytes = int(max_body_bytes)
-        self.flow_hourly_limit = int(flow_hourly_limit)
-        self.flow_daily_limit = int(flow_daily_limit)
-        self.all_flows = bool(all_flows)
-        self.counter_lag_seconds = float(counter_lag_seconds)
-        self._clock: Callable[[], float] = clock or time.time
-
+        self._state = SandboxState(Settings.from_options(locals()), workspace_id, clock)
         self._lock = threading.RLock()
-        self._primary = workspace_id
-        self._workspaces: dict[str, Workspace] = {}
-        self._recorder = Recorder(self._secret_forms)
-        self._faults = FaultQueue()
-        self._connections: set[socket.socket] = set()
-        self._stopping = threading.Event()
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
         self._wake_r: socket.socket
         self._wake_w: socket.socket
         self._stopped = False
-        self.add_workspace(workspace_id, api_key, events=events)
+        self.add_workspace(workspace_id, api_key, events=events, business_events_scope=business_events_scope)
 
     @classmethod
     def spawn(
@@ -120,8 +138,6 @@ class MoEngageSandbox:
     ) -> SpawnedSandbox:
         """A sandbox in another process (``python -m moengage_provider.testing.sandbox``), started and
         ready; use it as a context manager or call ``stop()``. See :mod:`.spawn` for the options."""
-        from moengage_provider.testing.sandbox.spawn import SpawnedSandbox
-
         return SpawnedSandbox(workspace_id, api_key, **options).start()
 
     # -- lifecycle --------------------------------------------------------------------------------
@@ -132,7 +148,7 @@ class MoEngageSandbox:
             if self._server is not None:
                 return self
             family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
-            server = Server((self._host.strip("[]"), self._requested_port), self, family)
+            server = Server((self._host.strip("[]"), self._requested_port), self._state, family)
             self._server = server
             self._wake_r, self._wake_w = socket.socketpair()
             self._thread = threading.Thread(
@@ -147,9 +163,9 @@ class MoEngageSandbox:
         with selectors.DefaultSelector() as selector:
             selector.register(server, selectors.EVENT_READ)
             selector.register(self._wake_r, selectors.EVENT_READ)
-            while not self._stopping.is_set():
+            while not server.stopping.is_set():
                 for key, _ in selector.select(timeout=0.5):  # the timeout is only a safety net
-                    if key.fileobj is server and not self._stopping.is_set():
+                    if key.fileobj is server and not server.stopping.is_set():
                         server.handle_request()
 
     def stop(self) -> None:
@@ -159,7 +175,7 @@ class MoEngageSandbox:
                 self._stopped = True
                 return
             self._stopped = True
-        self._stopping.set()  # also wakes stalled requests
+        server.stopping.set()  # also wakes stalled requests
         with contextlib.suppress(OSError):
             self._wake_w.send(b"x")
         if thread is not None:
@@ -167,11 +183,7 @@ class MoEngageSandbox:
         server.server_close()
         self._wake_r.close()
         self._wake_w.close()
-        with self._lock:
-            connections = list(self._connections)
-        for conn in connections:  # wakes handler threads waiting on idle keep-alive connections
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
+        server.shut_connections()
 
     def __enter__(self) -> MoEngageSandbox:
         return self.start()
@@ -183,7 +195,7 @@ class MoEngageSandbox:
 
     def __repr__(self) -> str:
         where = self.url if self._server is not None and not self._stopped else "not running"
-        return f"<MoEngageSandbox workspace_id={self._primary!r} {where}>"
+        return f"<MoEngageSandbox workspace_id={self.workspace_id!r} {where}>"
 
     @property
     def running(self) -> bool:
@@ -203,23 +215,22 @@ class MoEngageSandbox:
 
     @property
     def url(self) -> str:
-        host = self.host
-        if ":" in host:
-            host = f"[{host}]"
-        return f"http://{host}:{self.port}"
+        if self._server is None:
+            raise RuntimeError("the sandbox is not started; call start() first")
+        return self._server.url
 
     @property
     def workspace_id(self) -> str:
-        return self._primary
+        return self._state.primary
 
     @property
     def api_key(self) -> str:
         """The API key of the primary workspace (for tests that build their own requests)."""
-        return self._workspaces[self._primary].api_key
+        return self._state.workspace().api_key
 
     # -- the Airflow connection (one place builds it: connection.py) ----------------------------
     def airflow_connection(self, conn_type: str = "moengage") -> connection.SandboxConnection:
-        return connection.SandboxConnection(self.host, self.port, self._primary, self.api_key, conn_type)
+        return connection.SandboxConnection(self.host, self.port, self.workspace_id, self.api_key, conn_type)
 
     def airflow_conn_json(self, conn_type: str = "moengage") -> str:
         """The JSON form of an Airflow connection pointing at this sandbox (for AIRFLOW_CONN_...)."""
@@ -227,22 +238,31 @@ class MoEngageSandbox:
 
     # -- configuration ----------------------------------------------------------------------------
     def add_workspace(
-        self, workspace_id: str, api_key: str, *, events: Mapping[str, Mapping[str, Any]] | None = None
+        self,
+        workspace_id: str,
+        api_key: str,
+        *,
+        events: Mapping[str, Mapping[str, Any]] | None = None,
+        business_events_scope: bool = True,
     ) -> None:
         """Accept a further workspace ID / API key pair (with its own events and rate limits)."""
-        if not workspace_id or not api_key:
-            raise ValueError("workspace_id and api_key must be non-empty strings")
-        with self._lock:
-            if workspace_id not in self._workspaces:
-                self._workspaces[workspace_id] = Workspace(workspace_id, api_key, {})
-            else:
-                self._workspaces[workspace_id].api_key = api_key
-        self.declare_events(events or {}, workspace_id=workspace_id)
+        self._state.add_workspace(
+            workspace_id, api_key, events=events, business_events_scope=business_events_scope
+        )
+
+    def add_api_key(
+        self, api_key: str, *, workspace_id: str | None = None, business_events_scope: bool = True
+    ) -> None:
+        """Accept another API key for a workspace (the primary one by default), or change whether a
+        key has the business-events scope: V5 answers a key without it 403, the legacy API 401."""
+        self._state.add_api_key(
+            api_key, workspace_id=workspace_id, business_events_scope=business_events_scope
+        )
 
     def declare_events(self, specs: Mapping[str, Any], *, workspace_id: str | None = None) -> None:
-        """Declare several events at once: ``{name: {"attributes", "active_campaign", "flow"}}``."""
-        for name, spec in event_specs(specs):
-            self.declare_event(name, workspace_id=workspace_id, **spec)
+        """Declare several events at once: ``{name: {"attributes", "active_campaign", "flow",
+        "campaigns", "flows"}}`` (see :mod:`.events`)."""
+        self._state.declare_events(specs, workspace_id=workspace_id)
 
     def declare_event(
         self,
@@ -255,74 +275,32 @@ class MoEngageSandbox:
     ) -> None:
         """Declare (or redeclare) a business event and its typed attributes. ``flow=True``: a
         Business-Trigger flow uses it, so its triggers also count toward the flow limits."""
-        if not isinstance(name, str) or not name:
-            raise ValueError("event name must be a non-empty string")
-        attrs = normalize_attributes(attributes, name)
-        now = self._now()
-        with self._lock:
-            ws = self._workspace(workspace_id)
-            previous = ws.events.get(name)
-            ws.events[name] = Event(
-                name=name,
-                attributes=attrs,
-                active_campaign=bool(active_campaign),
-                event_id=previous.event_id if previous else new_object_id(),
-                object_id=previous.object_id if previous else new_object_id(),
-                created_at=previous.created_at if previous else naive_iso(now),
-                created_by=previous.created_by if previous else "sandbox@example.com",
-                flow=bool(flow),
-                accepted_at=previous.accepted_at if previous else [],
-            )
+        self._state.declare_event(name, attributes, active_campaign, workspace_id=workspace_id, flow=flow)
 
     def events(self, workspace_id: str | None = None) -> dict[str, dict[str, Any]]:
         """The declared events of a workspace, in the form ``events=`` accepts."""
-        with self._lock:
-            ws = self._workspace(workspace_id)
-            return {e.name: _spec(e) for e in ws.events.values()}
-
-    def _workspace(self, workspace_id: str | None) -> Workspace:
-        key = workspace_id if workspace_id is not None else self._primary
-        try:
-            return self._workspaces[key]
-        except KeyError:
-            raise KeyError(f"unknown workspace {key!r}") from None
+        return self._state.events(workspace_id)
 
     # -- records ----------------------------------------------------------------------------------
     @property
     def triggers(self) -> list[TriggerRecord]:
-        return list(self._recorder.copies("triggers"))
+        return list(self._state.recorder.copies("triggers"))
 
     @property
     def rejected(self) -> list[RejectedRecord]:
-        return list(self._recorder.copies("rejected"))
+        return list(self._state.recorder.copies("rejected"))
 
     @property
     def requests(self) -> list[RequestRecord]:
-        return list(self._recorder.copies("requests"))
+        return list(self._state.recorder.copies("requests"))
 
     def reset(self) -> None:
         """Forget records, pending faults and rate-limit counters; declared events stay."""
-        with self._lock:
-            self._recorder.clear()
-            self._faults.clear()
-            for ws in self._workspaces.values():
-                ws.reset()
+        self._state.reset()
 
     def rate_limit_state(self, workspace_id: str | None = None) -> dict[str, Any]:
         """Counters of the current windows; ``*_window_ends_at`` are epoch seconds (floats)."""
-        now = self._now()
-        with self._lock:
-            ws = self._workspace(workspace_id)
-            state: dict[str, Any] = {"workspace_id": ws.workspace_id}
-            for name, (length_attr, limit_attr) in WINDOWS.items():
-                seconds = float(getattr(self, length_attr))
-                window = ws.windows[name]
-                window.roll(now, seconds)
-                label = "search" if name == "minute" else name
-                state[f"{label}_count"] = window.count
-                state[f"{label}_window_ends_at"] = window.ends_at(seconds)
-                state[limit_attr] = getattr(self, limit_attr)
-            return copy.deepcopy(state)
+        return self._state.rate_limit_state(workspace_id)
 
     # -- faults -----------------------------------------------------------------------------------
     def fail_next(
@@ -336,7 +314,7 @@ class MoEngageSandbox:
         headers: Mapping[str, str] | None = None,
     ) -> None:
         """Answer the next ``count`` API requests (only those to ``path``, if given) with ``status``."""
-        self._faults.fail(
+        self._state.faults.fail(
             status, count=count, body=body, content_type=content_type, path=path, headers=headers
         )
 
@@ -345,18 +323,18 @@ class MoEngageSandbox:
     ) -> None:
         """Wait ``seconds`` before answering the next ``count`` API requests, then process them
         normally unless the client went away meanwhile."""
-        self._faults.stall(seconds, count=count, path=path, after_body=after_body)
+        self._state.faults.stall(seconds, count=count, path=path, after_body=after_body)
 
     def drop_next(
         self, *, count: int = 1, path: str | None = None, after_body: bool = True, accept: bool = False
     ) -> None:
         """Close the connection of the next ``count`` API requests without answering. With
         ``accept=True`` (needs ``after_body=True``) the request is processed (and recorded) first."""
-        self._faults.drop(count=count, path=path, after_body=after_body, accept=accept)
+        self._state.faults.drop(count=count, path=path, after_body=after_body, accept=accept)
 
     def pending_faults(self) -> int:
         """How many faulted requests are still to come."""
-        return self._faults.pending()
+        return self._state.faults.pending()
 
     # -- DAG runs under the sandbox (Airflow imported only here) ---------------------------------
     def run_dag(self, dag: Any, **kwargs: Any) -> Any:
@@ -374,21 +352,3 @@ class MoEngageSandbox:
         from moengage_provider.testing.dag_runs import assert_delivered
 
         return assert_delivered(self, event_name, count=count, **attributes)
-
-    # -- internals --------------------------------------------------------------------------------
-    def _now(self) -> float:
-        return float(self._clock())
-
-    def _secret_forms(self) -> list[str]:
-        forms: list[str] = []
-        for ws in list(self._workspaces.values()):
-            pair = f"{ws.workspace_id}:{ws.api_key}"
-            forms += [base64.b64encode(pair.encode()).decode(), pair, ws.api_key]
-        return forms
-
-    def _track_connection(self, conn: socket.socket, *, add: bool) -> None:
-        with self._lock:
-            if add:
-                self._connections.add(conn)
-            else:
-                self._connections.discard(conn)

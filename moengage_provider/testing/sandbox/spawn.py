@@ -23,7 +23,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from moengage_provider.testing.sandbox.cli import LISTENING
+from moengage_provider.testing.sandbox.banner import LISTENING
 from moengage_provider.testing.sandbox.connection import SandboxConnection
 
 #: Seconds to wait for the child to say it listens; a loaded CI machine needs more than a laptop.
@@ -31,6 +31,8 @@ DEFAULT_START_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
 #: Keyword -> command-line flag (value flags); booleans are in ``_SWITCHES``.
 _FLAGS = {
+    "five_minute_limit": "--five-minute-limit",
+    "five_minute_seconds": "--five-minute-seconds",
     "hourly_limit": "--hourly-limit",
     "daily_limit": "--daily-limit",
     "hour_seconds": "--hour-seconds",
@@ -38,6 +40,26 @@ _FLAGS = {
     "record_file": "--record-file",
 }
 _SWITCHES = {"strict": "--strict", "retry_after": "--retry-after", "quiet": "--quiet"}
+#: Keyword -> (flag, given when the value is this): switches that turn a default off.
+_OFF_SWITCHES = {"rate_limit_headers": ("--no-rate-limit-headers", False)}
+
+
+def _flags(options: Mapping[str, Any]) -> list[str]:
+    """The command-line flags that give a child these keyword options."""
+    args: list[str] = []
+    for name, value in options.items():
+        if name in _SWITCHES:
+            args += [_SWITCHES[name]] if value else []
+        elif name in _OFF_SWITCHES:
+            flag, when = _OFF_SWITCHES[name]
+            args += [flag] if value is when else []
+        elif name == "rate_limits":
+            for window, fields in (value or {}).items():
+                seconds = f"/{fields['seconds']}" if "seconds" in fields else ""
+                args += ["--rate-limit", f"{window}={fields.get('limit', '')}{seconds}"]
+        elif value is not None:
+            args += [_FLAGS[name], os.fspath(value) if isinstance(value, os.PathLike) else str(value)]
+    return args
 
 
 class SandboxStartError(RuntimeError):
@@ -46,8 +68,9 @@ class SandboxStartError(RuntimeError):
 
 class SpawnedSandbox:
     """A sandbox process. Options: ``config`` (a mapping of config-file keys or a file path), the CLI
-    options as keywords (``strict``, ``hourly_limit``, ``daily_limit``, ``hour_seconds``,
-    ``day_seconds``, ``retry_after``, ``record_file``, ``quiet=True``), ``env`` (the child's
+    options as keywords (``strict``, ``five_minute_limit``, ``five_minute_seconds``,
+    ``hourly_limit``, ``daily_limit``, ``hour_seconds``, ``day_seconds``, ``rate_limits``,
+    ``retry_after``, ``rate_limit_headers``, ``record_file``, ``quiet=True``), ``env`` (the child's
     environment, default ``os.environ``), ``cwd``, ``stderr`` (a file to append the child's log to),
     ``on_output`` (called with each stdout line), ``start_timeout`` and ``python``."""
 
@@ -65,11 +88,10 @@ class SpawnedSandbox:
         python: str = sys.executable,
         **options: Any,
     ) -> None:
-        unknown = set(options) - set(_FLAGS) - set(_SWITCHES)
+        known = {*_FLAGS, *_SWITCHES, *_OFF_SWITCHES, "rate_limits"}
+        unknown = set(options) - known
         if unknown:
-            raise TypeError(
-                f"unknown sandbox options {sorted(unknown)}; known: {sorted({*_FLAGS, *_SWITCHES})}"
-            )
+            raise TypeError(f"unknown sandbox options {sorted(unknown)}; known: {sorted(known)}")
         self.workspace_id = workspace_id
         self.api_key = api_key or "sbx-" + secrets.token_urlsafe(24)
         self._tmp = Path(tempfile.mkdtemp(prefix="moengage-sandbox-"))
@@ -82,14 +104,7 @@ class SpawnedSandbox:
         if config is not None:
             self.args += ["--config", os.fspath(config)]
         options.setdefault("quiet", True)
-        for name, value in options.items():
-            if name in _SWITCHES:
-                self.args += [_SWITCHES[name]] if value else []
-            elif value is not None:
-                self.args += [
-                    _FLAGS[name],
-                    os.fspath(value) if isinstance(value, os.PathLike) else str(value),
-                ]
+        self.args += _flags(options)
         self._env = {**(os.environ if env is None else env), "MOENGAGE_SANDBOX_API_KEY": self.api_key}
         self._cwd = cwd
         self._stderr = stderr

@@ -10,49 +10,31 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
 import selectors
 import socket
 import socketserver
+import threading
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 from urllib.parse import urlsplit
 
-from moengage_provider.testing.sandbox import api
-from moengage_provider.testing.sandbox.faults import STALL_OUTCOME_CODES
+from moengage_provider.testing.sandbox import api, control
+from moengage_provider.testing.sandbox.api.call import Refusals
+from moengage_provider.testing.sandbox.body import BodyError, ClientGone, read_body
+from moengage_provider.testing.sandbox.faults import STALL_OUTCOME_CODES, Fault
 from moengage_provider.testing.sandbox.protocol import (
     CONTROL_PREFIX,
-    CREATE_PATH,
-    INTERNAL_ERROR_BODY,
     LOGGER_NAME,
-    MSG_TOO_LARGE,
-    TRIGGER_PATH,
     Response,
-    error,
     iso_utc,
     json_bytes,
     new_object_id,
     status_line,
 )
-
-if TYPE_CHECKING:
-    from moengage_provider.testing.sandbox.server import MoEngageSandbox
+from moengage_provider.testing.sandbox.state import SandboxState
 
 logger = logging.getLogger(LOGGER_NAME)
-
-_DIGITS = re.compile(rb"[0-9]{1,18}")
-_HEX = re.compile(rb"[0-9A-Fa-f]{1,15}")
-
-
-class BodyError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-class ClientGone(Exception):
-    pass
 
 
 def request_path(target: str) -> str:
@@ -66,13 +48,18 @@ def request_path(target: str) -> str:
 
 
 class Server(ThreadingHTTPServer):
+    """The listening socket and its open connections; ``stopping`` wakes every waiting handler."""
+
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], sandbox: MoEngageSandbox, family: socket.AddressFamily):
+    def __init__(self, address: tuple[str, int], state: SandboxState, family: socket.AddressFamily):
         self.address_family = family
-        self.sandbox = sandbox
+        self.state = state
+        self.stopping = threading.Event()
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
         super().__init__(address, Handler)
 
     def server_bind(self) -> None:
@@ -82,9 +69,78 @@ class Server(ThreadingHTTPServer):
         self.server_name = str(host)
         self.server_port = int(port)
 
+    @property
+    def url(self) -> str:
+        host = str(self.server_address[0])
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.server_address[1]}"
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         # Never print tracebacks on stderr; connection errors are normal with fault injection.
         logger.debug("connection error from %s", client_address, exc_info=True)
+
+    def track(self, conn: socket.socket, *, add: bool) -> None:
+        with self._connections_lock:
+            if add:
+                self._connections.add(conn)
+            else:
+                self._connections.discard(conn)
+
+    def shut_connections(self) -> None:
+        """Wake handler threads waiting on idle keep-alive connections."""
+        with self._connections_lock:
+            connections = list(self._connections)
+        for conn in connections:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+
+
+@dataclass
+class Exchange:
+    """One API request as the records see it, filled in while it is handled."""
+
+    state: SandboxState
+    method: str
+    target: str  # the request target as sent (query string included)
+    path: str
+    headers: dict[str, str]
+    request_id: str
+    received_at: str
+    body: bytes = b""
+    status: int | None = None
+    event_name: str | None = None
+
+    response_id: str | None = None
+
+    def finish(self, outcome: str) -> None:
+        """Record the request and log its one line (before answering: a client reading records
+        right after its answer sees its request)."""
+        recorder = self.state.recorder
+        recorder.request(
+            self.method, self.target, self.headers, self.body, self.status, self.request_id, self.received_at
+        )
+        recorder.log(self.method, self.path, outcome, self.event_name, self.request_id, self.response_id)
+
+    def refusals(self) -> Refusals:
+        return api.refusals_for(self.path, self.request_id, self.headers)
+
+    def refused(self, status: int | None, code: str, message: str) -> None:
+        self.state.recorder.reject(
+            self.path,
+            status,
+            code,
+            message,
+            None,
+            self.received_at,
+            self.request_id,
+            self.event_name,
+            [],
+            response_id=self.response_id,
+        )
+
+    def lost(self, code: str, message: str) -> None:
+        """Not answered (dropped, client gone, sandbox stopping)."""
+        self.refused(None, code, message)
+        self.finish(code)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -101,18 +157,22 @@ class Handler(BaseHTTPRequestHandler):
         return
 
     @property
-    def sandbox(self) -> MoEngageSandbox:
-        return cast(Server, self.server).sandbox
+    def _server(self) -> Server:
+        return cast(Server, self.server)
+
+    @property
+    def state(self) -> SandboxState:
+        return self._server.state
 
     def setup(self) -> None:
         super().setup()
-        self.sandbox._track_connection(self.connection, add=True)
+        self._server.track(self.connection, add=True)
 
     def finish(self) -> None:
         try:
             super().finish()
         finally:
-            self.sandbox._track_connection(self.connection, add=False)
+            self._server.track(self.connection, add=False)
 
     def handle_one_request(self) -> None:
         """The standard library's, minus its ``do_<METHOD>`` lookup: every method is dispatched."""
@@ -136,54 +196,16 @@ class Handler(BaseHTTPRequestHandler):
         """Protocol errors (bad request line, too many or too long headers) in the JSON error shape."""
         self.close_connection = True
         request_id = new_object_id()
-        reject = error(code, status_line(code), message or status_line(code), [], request_id)
         path = request_path(getattr(self, "path", "") or "-")
-        self.sandbox._recorder.log(self.command or "-", path, str(code), None, request_id)
+        refusals = api.refusals_for(path, request_id)
+        reject = refusals.unreadable(code, message or status_line(code))
+        self.state.recorder.log(self.command or "-", path, str(code), None, request_id, refusals.response_id)
         with contextlib.suppress(OSError):
-            self._send(Response(code, json_bytes(reject.body)))
+            self._send(Response(code, json_bytes(reject.body), headers=refusals.answer_headers()))
 
     # -- transport helpers ------------------------------------------------------------------------
     def _read_body(self) -> bytes:
-        limit = self.sandbox.max_body_bytes
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            return self._read_chunked(limit)
-        length_header = self.headers.get("Content-Length")
-        if length_header is None:
-            return b""
-        text = length_header.strip().encode("latin-1", errors="replace")
-        if not _DIGITS.fullmatch(text):
-            raise BodyError(400, "Content-Length header is not a non-negative number")
-        length = int(text)
-        if length > limit:
-            raise BodyError(413, f"{MSG_TOO_LARGE}: the sandbox accepts at most {limit} bytes")
-        data = self.rfile.read(length)
-        if len(data) < length:
-            raise ClientGone()
-        return data
-
-    def _read_chunked(self, limit: int) -> bytes:
-        chunks: list[bytes] = []
-        total = 0
-        while True:
-            line = self.rfile.readline(65537)
-            if not line:
-                raise ClientGone()
-            size_text = line.split(b";", 1)[0].strip()
-            if not _HEX.fullmatch(size_text):
-                raise BodyError(400, "Malformed chunked request body")
-            size = int(size_text, 16)
-            if size == 0:
-                while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
-                    pass
-                return b"".join(chunks)
-            total += size
-            if total > limit:
-                raise BodyError(413, f"{MSG_TOO_LARGE}: the sandbox accepts at most {limit} bytes")
-            data = self.rfile.read(size)
-            if len(data) < size:
-                raise ClientGone()
-            chunks.append(data)
-            self.rfile.readline(65537)
+        return read_body(self.rfile, self.headers, self.state.settings.max_body_bytes)
 
     def _send(self, response: Response) -> None:
         self.send_response(response.status)
@@ -208,7 +230,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _stall(self, seconds: float) -> str:
         """Wait; return "ok", "gone" (client closed meanwhile) or "stopped" (sandbox stopping)."""
-        if self.sandbox._stopping.wait(seconds):
+        if self._server.stopping.wait(seconds):
             return "stopped"
         try:
             with selectors.DefaultSelector() as selector:
@@ -243,110 +265,110 @@ class Handler(BaseHTTPRequestHandler):
         except Exception:  # a sandbox bug: answer like MoEngage's documented 500, keep serving
             logger.exception("MoEngage sandbox failed on a %d-byte request line", len(self.raw_requestline))
             self.close_connection = True
+            body, content_type = api.refusals_for(path, new_object_id()).fault(500, path)
             with contextlib.suppress(OSError):
-                self._send(Response(500, json_bytes(INTERNAL_ERROR_BODY)))
+                self._send(Response(500, body, content_type))
 
     def _api(self, path: str) -> None:
-        sb = self.sandbox
-        method = self.command
-        request_id = new_object_id()
-        received_at = iso_utc(sb._now())
-        headers = self._header_dict()
-        fault = sb._faults.take(path)
-        body = b""
-        status: int | None = None
-        event_name: str | None = None
+        """An API request: faults first (in the order the wire meets them), then the API's answer."""
+        state = self.state
+        exchange = Exchange(
+            state,
+            self.command,
+            self.path,
+            path,
+            self._header_dict(),
+            new_object_id(),
+            iso_utc(state.now()),
+        )
+        fault = state.faults.take(path)
+        if fault is None:
+            if self._read_api_body(exchange):
+                self._answer(exchange)
+            return
+        early = not fault.after_body and fault.kind in ("drop", "stall")
+        if early and not self._survives(exchange, fault, "before the body was read"):
+            return
+        if not self._read_api_body(exchange):
+            return
+        late_stall = fault.kind == "stall" and fault.after_body
+        if late_stall and not self._survives(exchange, fault, "after the body was read"):
+            return
+        if fault.kind == "fail":
+            self._answer_fault(exchange, fault)
+        elif fault.kind == "drop":
+            self._drop_after_body(exchange, fault)
+        else:
+            self._answer(exchange)
 
-        def finish(outcome: str) -> None:
-            sb._recorder.request(method, self.path, headers, body, status, request_id, received_at)
-            sb._recorder.log(method, path, outcome, event_name, request_id)
+    def _survives(self, exchange: Exchange, fault: Fault, when: str) -> bool:
+        """Apply a stall or a drop; False when the request ends here (the connection is closed)."""
+        if fault.kind == "drop":
+            exchange.lost("dropped", f"connection dropped by an injected fault {when}")
+            self._drop()
+            return False
+        outcome = self._stall(fault.seconds)
+        if outcome == "ok":
+            return True
+        exchange.lost(STALL_OUTCOME_CODES[outcome], f"stalled for {fault.seconds}s, then: {outcome}")
+        self._drop()
+        return False
 
-        def lost(code: str, message: str) -> None:
-            sb._recorder.reject(path, None, code, message, None, received_at, request_id, event_name, [])
-            finish(code)
-
-        if fault is not None and not fault.after_body and fault.kind in ("drop", "stall"):
-            if fault.kind == "drop":
-                lost("dropped", "connection dropped by an injected fault before the body was read")
-                self._drop()
-                return
-            outcome = self._stall(fault.seconds)
-            if outcome != "ok":
-                lost(STALL_OUTCOME_CODES[outcome], f"stalled for {fault.seconds}s, then: {outcome}")
-                self._drop()
-                return
-
+    def _read_api_body(self, exchange: Exchange) -> bool:
+        """Read the body into ``exchange``; False when it could not be (answered or client gone)."""
         try:
-            body = self._read_body()
+            exchange.body = self._read_body()
         except BodyError as exc:
             self.close_connection = True
-            reject = error(exc.status, status_line(exc.status), exc.message, [], request_id)
-            sb._recorder.reject(
-                path, exc.status, reject.code, exc.message, None, received_at, request_id, None, []
-            )
-            status = exc.status
-            finish(str(status))  # record before answering: a client reading records sees its request
-            self._send(Response(exc.status, json_bytes(reject.body)))
-            return
+            refusals = exchange.refusals()
+            reject = refusals.unreadable(exc.status, exc.message)
+            exchange.status, exchange.response_id = exc.status, refusals.response_id
+            exchange.refused(exc.status, reject.code, exc.message)
+            exchange.finish(str(exc.status))
+            self._send(Response(exc.status, json_bytes(reject.body), headers=refusals.answer_headers()))
+            return False
         except ClientGone:
-            lost("client gone", "client closed the connection before sending the whole body")
+            exchange.lost("client gone", "client closed the connection before sending the whole body")
             raise
+        return True
 
-        if fault is not None and fault.kind == "stall" and fault.after_body:
-            outcome = self._stall(fault.seconds)
-            if outcome != "ok":
-                lost(STALL_OUTCOME_CODES[outcome], f"stalled for {fault.seconds}s, then: {outcome}")
-                self._drop()
-                return
-
-        if fault is not None and fault.kind == "fail":
-            event_name = api.peek_event_name(body) if path in (CREATE_PATH, TRIGGER_PATH) else None
-            response = fault.response(path, request_id)
-            status = response.status
-            sb._recorder.reject(
-                path,
-                status,
-                f"{status} injected fault",
-                f"injected fault: HTTP {status}",
-                None,
-                received_at,
-                request_id,
-                event_name,
-                [],
-            )
-            finish(str(status))
-            self._send(response)
-            return
-
-        if fault is not None and fault.kind == "drop":
-            if fault.accept:
-                response, event_name = api.process(sb, method, path, headers, body, request_id, received_at)
-            else:
-                event_name = api.peek_event_name(body)
-                sb._recorder.reject(
-                    path,
-                    None,
-                    "dropped",
-                    "connection dropped by an injected fault after the body was read",
-                    None,
-                    received_at,
-                    request_id,
-                    event_name,
-                    [],
-                )
-            finish("dropped")
-            self._drop()
-            return
-
-        response, event_name = api.process(sb, method, path, headers, body, request_id, received_at)
-        status = response.status
-        finish(str(status))
+    def _answer_fault(self, exchange: Exchange, fault: Fault) -> None:
+        exchange.event_name = api.peek_event_name(exchange.path, exchange.body)
+        response = fault.response(exchange.refusals().fault(fault.status, exchange.path))
+        exchange.status = response.status
+        exchange.refused(
+            response.status, f"{response.status} injected fault", f"injected fault: HTTP {response.status}"
+        )
+        exchange.finish(str(response.status))
         self._send(response)
 
-    def _control(self, path: str) -> None:
-        from moengage_provider.testing.sandbox import control
+    def _drop_after_body(self, exchange: Exchange, fault: Fault) -> None:
+        if fault.accept:
+            answer = self._process(exchange)
+            exchange.event_name, exchange.response_id = answer.event_name, answer.response_id
+        else:
+            exchange.event_name = api.peek_event_name(exchange.path, exchange.body)
+            exchange.refused(
+                None, "dropped", "connection dropped by an injected fault after the body was read"
+            )
+        exchange.finish("dropped")
+        self._drop()
 
-        sb = self.sandbox
+    def _answer(self, exchange: Exchange) -> None:
+        answer = self._process(exchange)
+        exchange.event_name, exchange.response_id = answer.event_name, answer.response_id
+        exchange.status = answer.response.status
+        exchange.finish(answer.outcome)
+        self._send(answer.response)
+
+    def _process(self, exchange: Exchange) -> api.Answer:
+        e = exchange
+        return api.process(
+            e.state, e.method, e.target, e.path, e.headers, e.body, e.request_id, e.received_at
+        )
+
+    def _control(self, path: str) -> None:
+        state = self.state
         method = self.command
         try:
             body = self._read_body()
@@ -354,6 +376,7 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self._send(Response(exc.status, json_bytes({"error": exc.message})))
             return
-        response = control.handle(sb, method, path, self.path.partition("?")[2].partition("#")[0], body)
-        sb._recorder.log(method, path, str(response.status), None, None)
+        query = self.path.partition("?")[2].partition("#")[0]
+        response = control.handle(state, self._server.url, method, path, query, body)
+        state.recorder.log(method, path, str(response.status), None, None)
         self._send(response)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -78,18 +78,60 @@ def json_type_name(value: Any) -> str:
     return "object"
 
 
+#: The types V5 reports and validates (``string``, ``number``, ``boolean``, ``datetime``).
+V5_TYPES = ("string", "number", "boolean", "datetime")
+#: What an event may declare: the legacy create API's types and V5's (so a test can declare a boolean).
+DECLARABLE_TYPES = (*ATTRIBUTE_TYPES, "number", "boolean", "datetime")
+#: How each API shows a type of the other vocabulary. MoEngage says only "map between the two";
+#: how a legacy array shows in V5, or a V5 boolean in the legacy search, is not documented.
+V5_TYPE_OF = {"int": "number", "float": "number", "date": "datetime", "array": "string"}
+LEGACY_TYPE_OF = {"number": "float", "datetime": "date", "boolean": "string"}
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def type_ok(declared: str, value: Any) -> bool:
+    """A value of a legacy trigger against the attribute's declared type."""
     if declared == "string":
         return isinstance(value, str)
     if declared == "int":
         return isinstance(value, int) and not isinstance(value, bool)
-    if declared == "float":
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if declared in ("float", "number"):
+        return _is_number(value)
     if declared == "array":
         return isinstance(value, list)
-    if declared == "date":
+    if declared in ("date", "datetime"):
         return is_valid_date(value)
+    if declared == "boolean":
+        return isinstance(value, bool)
     return False
+
+
+def v5_type_ok(declared: str, value: Any) -> bool:
+    """A value of a V5 trigger against the attribute's type as V5 sees it: ``number`` any number,
+    ``boolean`` true or false, ``datetime`` an ISO 8601 date or date-time (not MM/DD/YYYY). A legacy
+    ``array`` attribute takes a list, as through the legacy API."""
+    shown = V5_TYPE_OF.get(declared, declared)
+    if declared == "array":
+        return isinstance(value, list)
+    if shown == "string":
+        return isinstance(value, str)
+    if shown == "number":
+        return _is_number(value)
+    if shown == "boolean":
+        return isinstance(value, bool)
+    if shown == "datetime":
+        return is_iso_datetime(value)
+    return False
+
+
+def is_iso_datetime(value: Any) -> bool:
+    """An ISO 8601 date (``2026-08-03``) or date-time (``2026-08-03T09:12:00Z``)."""
+    if not isinstance(value, str) or not value or _MDY_RE.match(value):
+        return False
+    return is_valid_date(value)
 
 
 def normalize_attributes(attributes: Any, event_name: str) -> dict[str, str]:
@@ -113,9 +155,9 @@ def normalize_attributes(attributes: Any, event_name: str) -> dict[str, str]:
     for name, type_ in items:
         if not isinstance(name, str) or not name:
             raise ValueError(f"event {event_name!r}: attribute names must be non-empty strings")
-        if type_ not in ATTRIBUTE_TYPES:
+        if type_ not in DECLARABLE_TYPES:
             raise ValueError(
-                f"event {event_name!r}: attribute {name!r} has type {type_!r}; expected one of {ATTRIBUTE_TYPES}"
+                f"event {event_name!r}: attribute {name!r} has type {type_!r}; expected one of {DECLARABLE_TYPES}"
             )
         result[name] = type_
     return result
@@ -157,17 +199,17 @@ def _check_tree(value: Any) -> str | None:
     return None
 
 
-def parse_json(content_type: str | None, body: bytes, request_id: str) -> dict[str, Any]:
-    """The request body as a JSON object, or a 400 naming what is wrong with it."""
+def parse_json(
+    content_type: str | None, body: bytes, refuse: Callable[[str, str], Exception]
+) -> dict[str, Any]:
+    """The request body as a JSON object, or ``refuse(target, message)`` naming what is wrong."""
     media_type = (content_type or "").split(";", 1)[0].strip().lower()
     if media_type != JSON_TYPE:
         shown = f"{MSG_CONTENT_TYPE} (got {content_type!r})" if content_type else MSG_CONTENT_TYPE
-        raise bad_request(MSG_BAD_REQUEST, [detail("InvalidValue", "Content-Type", shown)], request_id)
+        raise refuse("Content-Type", shown)
 
     def not_json(reason: str) -> Exception:
-        return bad_request(
-            MSG_BAD_REQUEST, [detail("InvalidValue", "body", f"{MSG_NOT_JSON}: {reason}")], request_id
-        )
+        return refuse("body", f"{MSG_NOT_JSON}: {reason}")
 
     try:
         text = body.decode("utf-8")
@@ -185,11 +227,7 @@ def parse_json(content_type: str | None, body: bytes, request_id: str) -> dict[s
     if problem:
         raise not_json(problem)
     if not isinstance(payload, dict):
-        raise bad_request(
-            MSG_BAD_REQUEST,
-            [detail("InvalidValue", "body", f"{MSG_NOT_OBJECT} (got {json_type_name(payload)})")],
-            request_id,
-        )
+        raise refuse("body", f"{MSG_NOT_OBJECT} (got {json_type_name(payload)})")
     return payload
 
 

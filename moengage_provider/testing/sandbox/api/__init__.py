@@ -1,56 +1,60 @@
-"""The API behaviour: route a request, authenticate it, hand it to its endpoint, record the outcome.
+"""The API behaviour, the same for every version: find the version and route of a path, authenticate,
+read the body, hand the request to its endpoint, record the outcome, answer with the rate-limit
+headers. Each version (:mod:`.legacy`, :mod:`.v5`) brings its routes, endpoints and refusals.
 
-Order of checks (docs/sandbox.md): path (404) and method (405), then auth, Content-Type, JSON, then
-the endpoint's own checks (see :mod:`.trigger`, :mod:`.create`, :mod:`.search`).
+Order of checks (docs/sandbox.md): path (404) and method (405), then auth (and, under V5, the
+key's scope), the request id header (V5), Content-Type, JSON, then the endpoint's own checks.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hmac
 import json
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, cast
+from urllib.parse import parse_qs
 
-from moengage_provider.testing.sandbox.api import create, search, trigger
-from moengage_provider.testing.sandbox.protocol import (
-    CODE_401,
-    CREATE_PATH,
-    MSG_AUTH_MISSING,
-    MSG_AUTH_REQUIRED,
-    MSG_INVALID_APP_ID,
-    MSG_INVALID_SECRET,
-    MSG_METHOD_NOT_ALLOWED,
-    MSG_NOT_FOUND,
-    SEARCH_PATH,
-    TRIGGER_PATH,
-    Reject,
-    Response,
-    detail,
-    error,
-    json_bytes,
-    status_line,
-)
-from moengage_provider.testing.sandbox.state import Workspace
+from moengage_provider.testing.sandbox.api import legacy, v5
+from moengage_provider.testing.sandbox.api.admission import rate_limit_headers
+from moengage_provider.testing.sandbox.api.auth import authenticate
+from moengage_provider.testing.sandbox.api.call import NO_BODY, ApiVersion, Call, Refusals, Route
+from moengage_provider.testing.sandbox.protocol import Reject, Response, json_bytes
+from moengage_provider.testing.sandbox.state import SandboxState
 from moengage_provider.testing.sandbox.validation import parse_json
 
-if TYPE_CHECKING:
-    from moengage_provider.testing.sandbox.server import MoEngageSandbox
-
-Endpoint = Callable[["MoEngageSandbox", Workspace, dict[str, Any], str, str], dict[str, Any]]
-
-#: path -> the endpoint that answers it (POST only, as documented).
-ENDPOINTS: dict[str, Endpoint] = {
-    TRIGGER_PATH: trigger.handle,
-    CREATE_PATH: create.handle,
-    SEARCH_PATH: search.handle,
-}
-ALLOWED_METHODS = "POST"
+#: Every API version the sandbox speaks; the first whose prefix a path starts with owns it, and the
+#: last (the legacy API, MoEngage's original) anything else.
+VERSIONS: tuple[ApiVersion, ...] = (v5.VERSION, legacy.VERSION)
 
 
-def peek_event_name(body: bytes) -> str | None:
-    """The event name of a body, for records and logs (even of a request that was refused)."""
+def version_for(path: str) -> ApiVersion:
+    return next((version for version in VERSIONS if path.startswith(version.prefix)), VERSIONS[-1])
+
+
+def refusals_for(path: str, request_id: str, headers: Mapping[str, str] | None = None) -> Refusals:
+    """How the version that owns ``path`` words a refusal (for the transport's own refusals)."""
+    version = version_for(path)
+    methods = version.routes.get(path, {})
+    factory = next((r.refusals for r in methods.values() if r.refusals is not None), version.refusals)
+    return factory(request_id, headers or {})
+
+
+@dataclass
+class Answer:
+    """The response to one API request and what the records and the access log say of it."""
+
+    response: Response
+    event_name: str | None
+    #: the access-log outcome: the status, and for a V5 trigger its triggered_status
+    outcome: str
+    response_id: str | None
+
+
+def peek_event_name(path: str, body: bytes) -> str | None:
+    """The event name of a body that names one, for records and logs (even of a refused request)."""
+    route = next(iter(version_for(path).routes.get(path, {}).values()), None)
+    if route is None or not route.names_event:
+        return None
     try:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError):
@@ -60,95 +64,58 @@ def peek_event_name(body: bytes) -> str | None:
     return None
 
 
-def route(method: str, path: str, request_id: str) -> Endpoint:
-    endpoint = ENDPOINTS.get(path)
-    if endpoint is None:
-        raise error(
-            404,
-            status_line(404),
-            MSG_NOT_FOUND,
-            [detail("InvalidValue", "path", f"No API at {path}")],
-            request_id,
-        )
-    if method != "POST":
-        raise error(
-            405,
-            status_line(405),
-            MSG_METHOD_NOT_ALLOWED,
-            [detail("InvalidValue", "method", f"{method} is not allowed on {path}; use POST")],
-            request_id,
-            headers={"Allow": ALLOWED_METHODS},
-        )
-    return endpoint
-
-
 def process(
-    sb: MoEngageSandbox,
+    state: SandboxState,
     method: str,
+    target: str,
     path: str,
     headers: Mapping[str, str],
     body: bytes,
     request_id: str,
     received_at: str,
-) -> tuple[Response, str | None]:
-    """Answer one API request and record its outcome. Returns the response and the event name."""
-    event_name = peek_event_name(body) if path in (CREATE_PATH, TRIGGER_PATH) else None
-    workspace_id: str | None = None
+) -> Answer:
+    """Answer one API request and record its outcome."""
+    version = version_for(path)
+    event_name = peek_event_name(path, body)
+    refusals = version.refusals(request_id, headers)
+    call: Call | None = None
     try:
-        endpoint = route(method, path, request_id)
-        ws = authenticate(sb, headers.get("authorization"), request_id)
-        workspace_id = ws.workspace_id
-        payload = parse_json(headers.get("content-type"), body, request_id)
-        with sb._lock:
-            result = endpoint(sb, ws, payload, request_id, received_at)
-        return Response(200, json_bytes(result)), event_name
+        route = version.route(method, path, refusals)
+        if route.refusals is not None:
+            refusals = route.refusals(request_id, headers)
+        ws = authenticate(state, headers.get("authorization"), refusals, scoped=version.scoped)
+        query = {k: v[-1] for k, v in parse_qs(target.partition("?")[2].partition("#")[0]).items()}
+        call = Call(
+            state, ws, request_id, received_at, refusals, route.kinds, query=query, request_headers=headers
+        )
+        call.payload = _payload(route, headers, body, refusals)
+        with state.lock:
+            result = route.endpoint(call)
+        answer_headers = {**refusals.answer_headers(), **rate_limit_headers(call)}
+        response = Response(200, json_bytes(result), headers=answer_headers)
+        return Answer(
+            response, event_name, " ".join(filter(None, ["200", call.outcome])), refusals.response_id
+        )
     except Reject as reject:
-        sb._recorder.reject(
+        workspace_id = call.ws.workspace_id if call is not None else reject.workspace_id
+        state.recorder.reject(
             path,
             reject.status,
             reject.code,
             reject.message,
-            workspace_id or reject.workspace_id,
+            workspace_id,
             received_at,
             request_id,
             event_name,
             reject.details,
+            response_id=refusals.response_id,
         )
-        return Response(reject.status, json_bytes(reject.body), headers=reject.headers), event_name
+        answer_headers = {**refusals.answer_headers(), **(reject.headers or {}), **rate_limit_headers(call)}
+        response = Response(reject.status, json_bytes(reject.body), headers=answer_headers)
+        return Answer(response, event_name, str(reject.status), refusals.response_id)
 
 
-def authenticate(sb: MoEngageSandbox, header: str | None, request_id: str) -> Workspace:
-    """Basic auth: workspace ID as the user name, API key as the password (documented 401s)."""
-
-    def fail(target: str, message: str, listed: bool) -> Reject:
-        inner = detail("InvalidValue" if listed else "MissingValue", target, message)
-        return error(
-            401,
-            CODE_401,
-            MSG_AUTH_REQUIRED,
-            [detail("InvalidValue", target, [inner] if listed else inner)],
-            request_id,
-        )
-
-    missing = fail("Authorization", MSG_AUTH_MISSING, listed=False)
-    if not header:
-        raise missing
-    scheme, _, value = header.strip().partition(" ")
-    if scheme.lower() != "basic" or not value.strip():
-        raise missing
-    try:
-        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, ValueError):
-        raise missing from None
-    user, sep, password = decoded.partition(":")
-    if not sep or (not user and not password):
-        raise missing
-    with sb._lock:
-        ws = sb._workspaces.get(user)
-    if ws is None:
-        raise fail("APP_ID", MSG_INVALID_APP_ID, listed=True)
-    if not hmac.compare_digest(password.encode("utf-8"), ws.api_key.encode("utf-8")):
-        reject = fail("APP_SECRET_KEY", MSG_INVALID_SECRET, listed=True)
-        reject.workspace_id = ws.workspace_id  # the workspace is known; only the key is wrong
-        raise reject
-    return ws
+def _payload(route: Route, headers: Mapping[str, str], body: bytes, refusals: Refusals) -> dict[str, Any]:
+    if route.body == NO_BODY or (route.body != "json" and not body.strip()):
+        return {}
+    return parse_json(headers.get("content-type"), body, refusals.bad_body)

@@ -5,8 +5,10 @@ A created event has an active campaign, so it can be triggered at once, even in 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
+from moengage_provider.testing.sandbox.api.call import Call
+from moengage_provider.testing.sandbox.events import Attachment, Event
 from moengage_provider.testing.sandbox.protocol import (
     ATTRIBUTE_TYPES,
     MSG_BAD_REQUEST,
@@ -15,19 +17,14 @@ from moengage_provider.testing.sandbox.protocol import (
     MSG_EVENT_LIMIT,
     bad_request,
     detail,
-    naive_iso,
     new_object_id,
 )
-from moengage_provider.testing.sandbox.state import Event, Workspace
 from moengage_provider.testing.sandbox.validation import (
     check_fields,
     is_email,
     json_type_name,
     non_empty_name,
 )
-
-if TYPE_CHECKING:
-    from moengage_provider.testing.sandbox.server import MoEngageSandbox
 
 _ATTRIBUTE_KEYS = ("attribute_name", "attribute_data_type")
 
@@ -64,9 +61,8 @@ def _attributes(items: list[Any], request_id: str) -> dict[str, str]:
     return attributes
 
 
-def handle(
-    sb: MoEngageSandbox, ws: Workspace, payload: dict[str, Any], request_id: str, received_at: str
-) -> dict[str, Any]:
+def handle(call: Call) -> dict[str, Any]:
+    state, ws, payload, request_id = call.state, call.ws, call.payload, call.request_id
     check_fields(
         payload,
         ("event_name", "event_attributes", "created_by"),
@@ -88,17 +84,17 @@ def handle(
         raise bad_request(
             MSG_EVENT_EXISTS, [detail("InvalidValue", "event_name", MSG_EVENT_EXISTS)], request_id
         )
-    if len(ws.events) >= sb.event_limit:
-        message = f"{MSG_EVENT_LIMIT} ({sb.event_limit})"
+    if len(ws.events) >= state.settings.event_limit:
+        message = f"{MSG_EVENT_LIMIT} ({state.settings.event_limit})"
         raise bad_request(message, [detail("InvalidValue", "event_name", message)], request_id)
     event = Event(
         name=name,
         attributes=attributes,
-        active_campaign=True,
         event_id=new_object_id(),
         object_id=new_object_id(),
-        created_at=naive_iso(sb._now()),
+        created_ts=state.now(),
         created_by=created_by,
+        campaigns=[Attachment(new_object_id())],
     )
     ws.events[name] = event
     return {"message": MSG_CREATED, "event_id": event.event_id}

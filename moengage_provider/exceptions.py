@@ -3,7 +3,7 @@ Errors this provider raises, one class per decision an on-call engineer (or Airf
 
 - :class:`MoEngageClientError`: MoEngage refused the request and a retry cannot fix it (400, 401,
   403, ...). It is an ``AirflowFailException``, so the task fails without burning retries.
-- :class:`MoEngageRateLimitError`: 429; wait for the next window.
+- :class:`MoEngageRateLimitError`: 429; wait as MoEngage's headers say, or for the next window.
 - :class:`MoEngageServerError`: 5xx; ``outcome_unknown`` says whether MoEngage may have taken the event.
 - :class:`MoEngageConnectionError`: no answer; ``outcome_unknown`` says whether the body went out.
 - :class:`MoEngageConfigurationError` / :class:`MoEngageValidationError`: fixed by the user, never by a retry.
@@ -26,6 +26,7 @@ from typing import Any
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
+from moengage_provider.api.rate_limits import LIMITS_TEXT, RateLimitHeaders
 from moengage_provider.api.text_fields import InvalidBusinessEventError
 
 
@@ -129,6 +130,7 @@ class MoEngageApiError(MoEngageError):
         body_excerpt: str | None = None,
         retry_after: float | None = None,
         outcome: Outcome | None = None,
+        rate_limit: RateLimitHeaders | None = None,
     ) -> None:
         if outcome is not None:
             self.outcome = outcome
@@ -139,7 +141,9 @@ class MoEngageApiError(MoEngageError):
         self.details = details
         self.request_id = request_id
         self.body_excerpt = body_excerpt
+        #: ``Retry-After`` in seconds; ``rate_limit``: every rate-limit header of the answer, when read.
         self.retry_after = retry_after
+        self.rate_limit = rate_limit
         super().__init__(self._summary())
 
     def _summary(self) -> str:
@@ -181,12 +185,16 @@ class MoEngageClientError(MoEngageApiError, AirflowFailException):
 
 
 class MoEngageRateLimitError(MoEngageApiError):
-    """429: the workspace is over MoEngage's trigger limits (50 per hour, 200 per day)."""
+    """
+    429: the workspace is over MoEngage's trigger limits (``api/rate_limits.py``). ``retry_after``
+    (seconds) and ``rate_limit`` (the answer's ``Retry-After`` and ``x-ratelimit-*`` headers), when
+    known, say how long to wait; without them the published windows do.
+    """
 
     outcome = Outcome.NOT_DELIVERED
 
     def _hint(self) -> str:
-        return "MoEngage allows 50 business event triggers per hour and 200 per day per workspace"
+        return LIMITS_TEXT
 
 
 class MoEngageServerError(MoEngageApiError):

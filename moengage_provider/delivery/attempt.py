@@ -4,28 +4,20 @@ idempotency key, send, classify, wait out a rate limit, settle an unknown outcom
 
 The try gets typed values (the prepared payload, the delivery settings, the task instance, the hook,
 the store, a logger, a way to defer), never the operator. What an answer means is the hook's (by
-``api/outcomes.py``), what the next try does is ``record.py``'s, how long a rate limit is waited out
-is ``api/rate_limits.py``'s: this module does what they decide, in order, and says so in the log and
-in the try's :class:`~moengage_provider.observability.report.TryReport`.
+``api/outcomes.py``), what the next try does is ``record.py``'s, how a rate limit is waited out is
+``rate_limit_wait.py``'s (how long: ``api/rate_limits.py``): this module does what they decide, in
+order, and says so in the log and in the try's :class:`~moengage_provider.observability.report.TryReport`.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import time
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, NoReturn
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from moengage_provider.api.declared import check_declared
-from moengage_provider.api.rate_limits import (
-    HOW_IT_WAITS,
-    LIMITS_TEXT,
-    RateLimitWait,
-    format_duration,
-    plan_wait,
-)
 from moengage_provider.delivery.counters import OutcomeCheck, settle_seconds
 from moengage_provider.delivery.idempotency import DeliveryHistory, IdempotencyGate, skip_exception
+from moengage_provider.delivery.rate_limit_wait import Defer, RateLimitWaiter
 from moengage_provider.delivery.record import (
     Action,
     DeliveryRecord,
@@ -33,8 +25,8 @@ from moengage_provider.delivery.record import (
     Plan,
     TaskInstanceRef,
     after_attempt,
+    after_rate_limit,
     before_send,
-    nothing_delivered_by_this_try,
     payload_fingerprint,
     plan_try,
     policy_name,
@@ -47,7 +39,6 @@ from moengage_provider.exceptions import (
     MoEngageError,
     MoEngageOutcomeUnknownError,
     MoEngageRateLimitError,
-    MoEngageRateLimitWait,
     Outcome,
     invalid_event_fails_the_task,
 )
@@ -58,9 +49,6 @@ if TYPE_CHECKING:
     from moengage_provider.api.payload import PreparedTrigger
     from moengage_provider.hooks.connection import MoEngageConnectionSettings
     from moengage_provider.hooks.moengage import MoEngageHook
-
-#: Hands the task to the triggerer until the moment given (raises Airflow's TaskDeferred).
-Defer = Callable[[dt.datetime], NoReturn]
 
 
 class Attempt:
@@ -78,8 +66,9 @@ class Attempt:
         defer: Defer,
     ) -> None:
         self.prepared, self.settings, self.task = prepared, settings, task
-        self.hook, self.store, self.history, self.log, self.defer = hook, store, history, log, defer
+        self.hook, self.store, self.history, self.log = hook, store, history, log
         self.event_name = prepared.event_name
+        self._rate_limit = RateLimitWaiter(settings, task, log, defer, prepared.event_name)
         self.fingerprint = ""  # of the payload, for this workspace and endpoint, once the connection is read
         #: How the try ended, once it has (None: it ended before reaching the connection).
         self.report: TryReport | None = None
@@ -165,14 +154,15 @@ class Attempt:
             if self._check is not None:
                 self._check.before_send(self.fingerprint)
             try:
-                with metrics.trigger_request(self.event_name, self._data_center):
+                with metrics.trigger_request(self.event_name, self._data_center, self.hook):
                     answer = self.hook.send_prepared_trigger(self.prepared)
             except MoEngageRateLimitError as err:
                 self._sent.append(err.outcome)
-                record = after_attempt(plan, attempt, err.outcome, now=utc_now_iso(), rate_limited=True)
-                self.store.save(record)
-                plan = Plan(Action.SEND, record, same=True)
-                self._wait_out_rate_limit(err, record)
+                refused = after_rate_limit(plan, attempt, now=utc_now_iso())
+                wait, waiting = self._rate_limit.plan(err, refused)
+                self.store.save(waiting)
+                plan = Plan(Action.SEND, waiting, same=True)
+                self._rate_limit.wait(err, wait, waiting, self._data_center)
                 continue
             except MoEngageError as err:
                 self._sent.append(err.outcome)
@@ -307,68 +297,6 @@ class Attempt:
                 f"This request was not delivered, but an earlier try at {record.attempted_at} may have "
                 f"delivered business event {event} ({record.reason or 'it ended while in flight'})."
             )
-
-    # -- the rate limit --------------------------------------------------------------------------
-
-    def _wait_out_rate_limit(self, err: MoEngageRateLimitError, record: DeliveryRecord | None) -> None:
-        """A 429: defer, sleep when short, or retry when the window reopens; too long a wait fails the task."""
-        since = (record and record.rate_limited_since) or utc_now_iso()
-        wait = plan_wait(
-            dt.datetime.now(dt.timezone.utc),
-            retry_after=err.retry_after,
-            window=self.settings.rate_limit_window,
-            waiting_since=dt.datetime.fromisoformat(since),
-            max_wait=self.settings.max_rate_limit_wait,
-            deferrable=self.settings.deferrable,
-        )
-        nothing = nothing_delivered_by_this_try(record)
-        if wait.too_long:
-            raise AirflowFailException(
-                f"MoEngage rate limit: still refused after waiting {format_duration(wait.waited)}, and the "
-                f"next window opens at {wait.until:%Y-%m-%d %H:%M:%S} UTC, past max_rate_limit_wait="
-                f"{format_duration(self.settings.max_rate_limit_wait.total_seconds())}. {LIMITS_TEXT}. "
-                "Spread triggers out, batch items into fewer events, or raise max_rate_limit_wait. "
-                f"{nothing}"
-            )
-        metrics.rate_limit_wait(self.event_name, self._data_center, wait.seconds)
-        self.log.warning(
-            "MoEngage rate limit hit for %r (HTTP 429%s). %s. Waiting %s until %s UTC: %s; "
-            "%s. This is a wait, not a failed delivery.",
-            self.event_name,
-            f", request_id={err.request_id}" if err.request_id else "",
-            LIMITS_TEXT,
-            format_duration(wait.seconds),
-            f"{wait.until:%H:%M:%S}",
-            wait.reason,
-            HOW_IT_WAITS[wait.how],
-        )
-        if wait.how == "defer":
-            self.defer(wait.until)
-        if wait.how == "sleep":
-            time.sleep(wait.seconds)
-            return
-        self._retry_when_the_window_reopens(wait, nothing)
-
-    def _retry_when_the_window_reopens(self, wait: RateLimitWait, nothing: str) -> NoReturn:
-        if self.task.try_number > self.settings.retries:
-            raise AirflowFailException(
-                f"MoEngage rate limit: the next window opens at {wait.until:%Y-%m-%d %H:%M:%S} UTC, but "
-                "this task has no retries left to wait for it without holding a worker. Enable retries "
-                f"(retries >= 1) or deferrable=True. {nothing}"
-            )
-        if not self.settings.retry_policy and self.settings.retry_delay < wait.seconds:
-            self.log.warning(
-                "This Airflow has no retry policies (added in 3.3): the retry comes after retry_delay=%s, "
-                "before the window reopens, and may be refused again (each refusal uses a retry). Set "
-                "deferrable=True, or retry_delay of at least %s.",
-                format_duration(self.settings.retry_delay),
-                format_duration(wait.seconds),
-            )
-        raise MoEngageRateLimitWait(
-            f"MoEngage rate limit: retry at {wait.until:%Y-%m-%d %H:%M:%S} UTC (in "
-            f"{format_duration(wait.seconds)}). This is a wait, not a failed delivery.",
-            wait_seconds=wait.seconds,
-        )
 
     # -- the report ------------------------------------------------------------------------------
 

@@ -8,7 +8,8 @@ One record per task instance. Its ``status`` is:
 - ``sending``: written just before the request goes out (a worker killed mid-request leaves this);
 - ``unknown``: the request went out but no clear answer came back, so MoEngage may or may not have
   taken the event (see :mod:`moengage_provider.api.outcomes`);
-- ``waiting``: refused for the rate limit (nothing delivered); the task waits for the next window;
+- ``waiting``: refused for the rate limit (nothing delivered); the task waits (``rate_limit_wait.py``),
+  and the record remembers since when, and its latest wait for a window;
 - ``delivered``: MoEngage answered 2xx (or ``if_outcome_unknown='skip'`` settled a doubt); ``result``
   is what the task returned.
 
@@ -26,6 +27,7 @@ import hashlib
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
+from moengage_provider.api.rate_limits import EarlierWait
 from moengage_provider.exceptions import Outcome
 
 _STATUSES = ("sending", "unknown", "waiting", "delivered")
@@ -56,6 +58,11 @@ class DeliveryRecord:
     reason: str | None = None
     #: When this payload was first refused for the rate limit (bounds the total wait).
     rate_limited_since: str | None = None
+    #: Its latest wait decided by the published windows (no header): which window (its index in
+    #: ``api.rate_limits.PUBLISHED_WINDOWS``) and when the wait ended. A refusal right after it
+    #: waits for a longer window; across tries and deferrals, so kept here.
+    rate_limit_level: int | None = None
+    rate_limit_until: str | None = None
 
     @classmethod
     def from_json(cls, value: Any) -> DeliveryRecord | None:
@@ -73,6 +80,18 @@ class DeliveryRecord:
     def in_doubt(self) -> bool:
         """An earlier request for this record may have reached MoEngage."""
         return self.status in ("sending", "unknown")
+
+    @property
+    def earlier_wait(self) -> EarlierWait | None:
+        """This payload's latest wait for a published window, if the record has a readable one."""
+        level, until = self.rate_limit_level, self.rate_limit_until
+        if not isinstance(level, int) or isinstance(level, bool) or not isinstance(until, str):
+            return None
+        try:
+            moment = dt.datetime.fromisoformat(until)
+        except ValueError:
+            return None
+        return EarlierWait(level, moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc))
 
 
 # -- the decisions ---------------------------------------------------------------------------------
@@ -137,6 +156,7 @@ class DeliverySettings:
     #: Waiting out a rate limit: in the triggerer (deferrable), or in the worker, for at most this long.
     deferrable: bool = False
     max_rate_limit_wait: dt.timedelta = dt.timedelta(hours=3)
+    #: How long MoEngage's hour lasts for the published windows (they scale with it): one, but in tests.
     rate_limit_window: dt.timedelta = dt.timedelta(hours=1)
     #: The task's retries, the seconds Airflow waits before one, and whether a retry policy may choose
     #: that wait instead (Airflow 3.3+): a long rate-limit wait hands the worker back with a retry.
@@ -180,14 +200,21 @@ def plan_try(record: DeliveryRecord | None, fingerprint: str, settings: Delivery
 
 
 def before_send(plan: Plan, fingerprint: str, event_name: str, now: str) -> DeliveryRecord:
-    """The record written just before the request goes out."""
+    """The record written just before the request goes out; it keeps how this payload waited so far."""
     previous = plan.previous if plan.same else None
-    return DeliveryRecord(
-        fingerprint=fingerprint,
-        status="sending",
-        event_name=event_name,
-        attempted_at=now,
-        rate_limited_since=previous.rate_limited_since if previous is not None else None,
+    record = DeliveryRecord(
+        fingerprint=fingerprint, status="sending", event_name=event_name, attempted_at=now
+    )
+    return _with_waits_of(record, previous) if previous is not None else record
+
+
+def _with_waits_of(record: DeliveryRecord, source: DeliveryRecord) -> DeliveryRecord:
+    """``record`` carrying ``source``'s rate-limit memory (since when it waits, its latest window wait)."""
+    return replace(
+        record,
+        rate_limited_since=source.rate_limited_since,
+        rate_limit_level=source.rate_limit_level,
+        rate_limit_until=source.rate_limit_until,
     )
 
 
@@ -211,19 +238,40 @@ def after_attempt(
     """
     if outcome is Outcome.DELIVERED:
         return replace(
-            attempt, status="delivered", delivered_at=now, result=result, reason=None, rate_limited_since=None
+            attempt,
+            status="delivered",
+            delivered_at=now,
+            result=result,
+            reason=None,
+            rate_limited_since=None,
+            rate_limit_level=None,
+            rate_limit_until=None,
         )
     if outcome is Outcome.UNKNOWN:
         return replace(attempt, status="unknown", reason=reason)
-    earlier = plan.previous if plan.same else None
     if not rate_limited:
         return plan.previous
-    since = attempt.rate_limited_since or now
+    return after_rate_limit(plan, attempt, now=now)
+
+
+def after_rate_limit(plan: Plan, attempt: DeliveryRecord, *, now: str) -> DeliveryRecord:
+    """The record once the attempt was refused for the rate limit: nothing delivered; since when this
+    payload waits is kept, and so is an earlier doubt or delivery (``unknown`` or ``delivered`` stays)."""
+    earlier = plan.previous if plan.same else None
+    waiting = replace(attempt, rate_limited_since=attempt.rate_limited_since or now)
     if earlier is not None and earlier.in_doubt:
-        return replace(earlier, status="unknown", rate_limited_since=since)
+        return _with_waits_of(replace(earlier, status="unknown"), waiting)
     if earlier is not None and earlier.status == "delivered":  # a resend (deduplicate=False) waits
-        return replace(earlier, rate_limited_since=since)
-    return replace(attempt, status="waiting", rate_limited_since=since)
+        return _with_waits_of(earlier, waiting)
+    return replace(waiting, status="waiting")
+
+
+def remember_wait(record: DeliveryRecord, level: int | None, until: dt.datetime) -> DeliveryRecord:
+    """The record of a payload about to wait: a wait for a window is remembered (a refusal right after
+    it waits for a longer one); a wait a header decided starts the windows over."""
+    if level is None:
+        return replace(record, rate_limit_level=None, rate_limit_until=None)
+    return replace(record, rate_limit_level=level, rate_limit_until=until.isoformat())
 
 
 def nothing_delivered_by_this_try(record: DeliveryRecord | None) -> str:

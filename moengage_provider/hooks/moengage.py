@@ -43,10 +43,17 @@ from moengage_provider.hooks.connection import (
     missing_connection_message,
     resolve_connection,
 )
-from moengage_provider.hooks.responses import error_for_failure, hook_may_resend, parse_response
+from moengage_provider.hooks.responses import (
+    error_for_failure,
+    hook_may_resend,
+    parse_response,
+    rate_limit_headers,
+)
 
 if TYPE_CHECKING:
     from requests import Session
+
+    from moengage_provider.api.rate_limits import RateLimitHeaders
 
 TRIGGER_ENDPOINT = "/v1.0/business_event/trigger"
 CREATE_ENDPOINT = "/v1.0/business_event"
@@ -87,6 +94,8 @@ class MoEngageHook(BaseHook):
     max_attempts_not_sent: int = 3
     #: First backoff in seconds between those attempts; doubles each time, with jitter.
     retry_backoff_seconds: float = 0.5
+    #: What MoEngage's latest answer said about its rate limit (None: no answer yet, or none came).
+    last_rate_limit: RateLimitHeaders | None = None
 
     def __init__(
         self, moengage_conn_id: str = default_conn_name, *, timeout: float | None = None, **kwargs: Any
@@ -184,12 +193,14 @@ class MoEngageHook(BaseHook):
         started = time.monotonic()
         result = self._post_bytes(TRIGGER_ENDPOINT, prepared.data)
         elapsed_ms = (time.monotonic() - started) * 1000
+        capacity = self.last_rate_limit.capacity_text() if self.last_rate_limit else None
         self.log.info(
-            "MoEngage business event %r triggered on %s (attributes: %s) in %.0f ms",
+            "MoEngage business event %r triggered on %s (attributes: %s) in %.0f ms%s",
             prepared.body["event_name"],
             self.settings.host,
             ", ".join(prepared.body["event_attributes"]) or "none",
             elapsed_ms,
+            f"; {capacity}" if capacity else "",
         )
         return result
 
@@ -274,6 +285,7 @@ class MoEngageHook(BaseHook):
         attempts = max(1, self.max_attempts_not_sent)
         attempt = 1
         while True:
+            self.last_rate_limit = None
             try:
                 try:
                     # A redirected POST must not be re-sent elsewhere: redirects are not followed.
@@ -286,6 +298,7 @@ class MoEngageHook(BaseHook):
                         connect_timeout=connect_timeout,
                         read_timeout=settings.timeout,
                     ) from None
+                self.last_rate_limit = rate_limit_headers(response)
                 return parse_response(response, endpoint)
             except MoEngageError as err:
                 if attempt >= attempts or not hook_may_resend(err):

@@ -8,13 +8,13 @@ sends, and asks :func:`error_for_response` / :func:`error_for_failure` what happ
 
 from __future__ import annotations
 
-import email.utils
+import datetime as dt
 import json
 import re
-import time
 from typing import TYPE_CHECKING, Any
 
 from moengage_provider.api.outcomes import Failure, Outcome, Rule, for_failure, for_status
+from moengage_provider.api.rate_limits import RateLimitHeaders, read_headers
 from moengage_provider.exceptions import MoEngageApiError, MoEngageConnectionError, MoEngageError
 
 if TYPE_CHECKING:
@@ -43,7 +43,8 @@ def parse_response(response: Response, endpoint: str) -> dict[str, Any]:
     rule = for_status(status)
     kwargs: dict[str, Any] = {"status": status, "endpoint": endpoint, **_error_fields(response)}
     kwargs["outcome"] = rule.outcome
-    kwargs["retry_after"] = _retry_after_seconds(response)
+    kwargs["rate_limit"] = rate_limit_headers(response)
+    kwargs["retry_after"] = kwargs["rate_limit"].retry_after_seconds
     if 300 <= status < 400:
         kwargs["message"] = (
             f"redirected to {response.headers.get('Location', '?')}; a POST is not followed, "
@@ -117,21 +118,9 @@ def excerpt(text: str, limit: int = 200) -> str:
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
-def _retry_after_seconds(response: Response) -> float | None:
-    """``Retry-After`` as seconds (it may be seconds or an HTTP date); MoEngage documents none."""
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when is None:
-        return None
-    return max(0.0, when.timestamp() - time.time())
+def rate_limit_headers(response: Response) -> RateLimitHeaders:
+    """What the answer says about MoEngage's rate limit (``Retry-After``, ``x-ratelimit-*``), read now."""
+    return read_headers(response.headers, dt.datetime.now(dt.timezone.utc))
 
 
 # -- no usable answer ------------------------------------------------------------------------------

@@ -94,7 +94,9 @@ class MoEngageBusinessEventNotifier(PlainStringsStayPlain, BaseNotifier):
         # Metrics for the request; the event as the lineage output of the task this callback is on.
         call = metrics.TriggerCall()
         try:
-            with metrics.trigger_request(prepared.event_name, self.hook.settings.data_center) as call:
+            with metrics.trigger_request(
+                prepared.event_name, self.hook.settings.data_center, self.hook
+            ) as call:
                 self.hook.send_prepared_trigger(prepared)
         finally:
             report_hook_lineage(self.hook, prepared.body, call.outcome)

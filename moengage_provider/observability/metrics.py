@@ -24,9 +24,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from moengage_provider.observability.report import TryReport, request_outcome
+
+if TYPE_CHECKING:
+    from moengage_provider.api.rate_limits import RateLimitHeaders
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +38,7 @@ PREFIX = "moengage.business_event"
 
 @dataclass(frozen=True)
 class Metric:
-    kind: Literal["counter", "timer"]
+    kind: Literal["counter", "timer", "gauge"]
     #: What one count (or one timing) stands for.
     means: str
     #: Its own tag, beyond ``event_name`` and ``data_center``, and the values that tag takes.
@@ -55,8 +58,18 @@ METRICS: dict[str, Metric] = {
         "reason",
         ("rerun", "idempotency_key"),
     ),
-    "rate_limited": Metric("counter", "a 429 made the task wait for the next window"),
+    "rate_limited": Metric(
+        "counter", "a 429 made the task wait (as MoEngage's headers say, or for the next window)"
+    ),
     "rate_limit_wait": Metric("timer", "how long that wait is, one value per wait"),
+    "rate_limit_remaining": Metric(
+        "gauge",
+        "triggers left in MoEngage's rate-limit window after a trigger, from its answer's "
+        "`x-ratelimit-remaining` (sent only when the answer has that header; 0 on a 429)",
+        "limit",
+        ("10", "50", "200"),
+        open_values=True,
+    ),
     "outcome_unknown": Metric(
         "counter",
         "a try ended not knowing whether MoEngage took the event (read timeout, dropped connection, "
@@ -109,9 +122,15 @@ def _stats() -> Any:
 
 
 def _emit(
-    name: str, event_name: str, data_center: str | None, own: object = None, seconds: float | None = None
+    name: str,
+    event_name: str,
+    data_center: str | None,
+    own: object = None,
+    seconds: float | None = None,
+    amount: float = 0.0,
 ) -> None:
-    """Emit ``name`` as its row in :data:`METRICS` says (its kind, its tag with the value ``own``)."""
+    """Emit ``name`` as its row in :data:`METRICS` says (its kind, its tag with the value ``own``):
+    a counter counts one, a timer ``seconds``, a gauge ``amount``."""
     metric = METRICS.get(name)
     if metric is None:
         raise UndeclaredMetricError(f"metric {name!r} is not in METRICS")
@@ -127,6 +146,8 @@ def _emit(
     try:
         if metric.kind == "counter":
             _stats().incr(stat, tags=tags)
+        elif metric.kind == "gauge":
+            _stats().gauge(stat, amount, tags=tags)
         else:
             _stats().timing(stat, dt.timedelta(seconds=max(0.0, seconds or 0.0)), tags=tags)
     except Exception:  # a metrics backend must never fail a delivery
@@ -159,10 +180,18 @@ class TriggerCall:
     outcome: str | None = None
 
 
+def rate_limit_remaining(event_name: str, data_center: str | None, headers: RateLimitHeaders | None) -> None:
+    """What MoEngage's answer says is left in its rate-limit window (nothing when it did not say)."""
+    if headers is not None and headers.remaining is not None:
+        limit = "unknown" if headers.limit is None else headers.limit
+        _emit("rate_limit_remaining", event_name, data_center, limit, amount=headers.remaining)
+
+
 @contextmanager
-def trigger_request(event_name: str, data_center: str | None) -> Iterator[TriggerCall]:
+def trigger_request(event_name: str, data_center: str | None, hook: Any = None) -> Iterator[TriggerCall]:
     """
-    Time one trigger call and count its outcome: ``delivered``, ``client_error`` or ``outcome_unknown``.
+    Time one trigger call and count its outcome: ``delivered``, ``client_error`` or ``outcome_unknown``;
+    report what the answer says is left of the rate limit (the hook's ``last_rate_limit``).
 
     The one place where the answer to a request becomes metrics, for the try and the notifier.
     """
@@ -185,6 +214,7 @@ def trigger_request(event_name: str, data_center: str | None) -> Iterator[Trigge
                 _emit("outcome_unknown", event_name, data_center)
             elif call.outcome == "client_error":
                 _emit("client_error", event_name, data_center, getattr(error, "status", "unknown"))
+            rate_limit_remaining(event_name, data_center, getattr(hook, "last_rate_limit", None))
 
 
 def markdown_table() -> str:

@@ -122,8 +122,11 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
     :param deferrable: Wait out rate limits in the triggerer, not in a worker slot. Defaults to
         ``[operators] default_deferrable``.
     :param max_rate_limit_wait: Longest total wait for MoEngage's rate limit before the task fails.
-    :param rate_limit_window: Length of MoEngage's rate-limit window (one hour); waits without a
-        ``Retry-After`` header last until the next window of this length.
+    :param rate_limit_window: How long MoEngage's hour lasts for the published windows (10 triggers
+        per 5 minutes, 50 per hour, 200 per day), which decide a wait when MoEngage's answer has no
+        ``Retry-After`` or ``x-ratelimit-reset`` header; the five-minute and daily windows scale with
+        it. Leave it at one hour against MoEngage; shrink it to seconds to test against a sandbox
+        whose windows are shrunk the same way.
     :param check_declared_attributes: Before sending, look the event up once in MoEngage (the search
         API, 100 requests/minute) and refuse attributes it does not declare or values of the wrong type.
     :param lineage_include_values: Put the attribute values in the OpenLineage facet too; by default
@@ -194,6 +197,11 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
         self.idempotency_key = idempotency_key
         self.deferrable = deferrable
         self.max_rate_limit_wait = max_rate_limit_wait
+        if not isinstance(rate_limit_window, dt.timedelta) or rate_limit_window <= dt.timedelta(0):
+            raise ValueError(
+                f"{type(self).__name__} {self.task_id!r}: rate_limit_window must be a positive "
+                f"datetime.timedelta (MoEngage's hour: leave it at one hour), got {rate_limit_window!r}."
+            )
         self.rate_limit_window = rate_limit_window
         self.check_declared_attributes = check_declared_attributes
         self.lineage_include_values = lineage_include_values

@@ -5,11 +5,13 @@ that ``METRICS`` declares, every row is emitted by something, and the README's t
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any, get_args
 
 import pytest
 
+from moengage_provider.api.rate_limits import RateLimitHeaders
 from moengage_provider.delivery.record import UNKNOWN_POLICIES, Action, policy_name
 from moengage_provider.exceptions import (
     Failure,
@@ -37,6 +39,9 @@ class RecordingStats:
 
     def timing(self, stat: str, value: Any, tags: dict[str, str]) -> None:
         self.emitted.append((stat, "timer", tags))
+
+    def gauge(self, stat: str, value: float, tags: dict[str, str]) -> None:
+        self.emitted.append((stat, "gauge", tags))
 
 
 @pytest.fixture
@@ -78,6 +83,9 @@ def emit_everything() -> None:
         except BaseException as raised:
             assert raised is error
     metrics.rate_limit_wait("PriceDrop", None, 12.5)
+    now = dt.datetime.now(dt.timezone.utc)
+    metrics.rate_limit_remaining("PriceDrop", "01", RateLimitHeaders(now, limit=10, remaining=9))
+    metrics.rate_limit_remaining("PriceDrop", "01", RateLimitHeaders(now))  # no header: nothing
     for reason in get_args(Deduplicated):
         metrics.try_finished(report(outcome="deduplicated", deduplicated=reason))
     for action in (Action.SEND, Action.SKIP, Action.FAIL, Action.CHECK):

@@ -243,8 +243,8 @@ def window_level(
     if level == wanted:
         return level, after
     return level, (
-        f"{after}, but {windows[wanted].name} cannot be full yet ({windows[wanted].count} "
-        f"{windows[wanted].per}), so other triggers took {windows[level].name}"
+        f"{after}, but {windows[wanted].name} cannot be full yet at {windows[wanted].count} "
+        f"{windows[wanted].per}, so other triggers took {windows[level].name}"
     )
 
 

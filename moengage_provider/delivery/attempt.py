@@ -11,6 +11,7 @@ order, and says so in the log and in the try's :class:`~moengage_provider.observ
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -158,7 +159,8 @@ class Attempt:
                     answer = self.hook.send_prepared_trigger(self.prepared)
             except MoEngageRateLimitError as err:
                 self._sent.append(err.outcome)
-                refused = after_rate_limit(plan, attempt, now=utc_now_iso())
+                # To the microsecond: the total wait is counted from here, and windows may last seconds.
+                refused = after_rate_limit(plan, attempt, now=dt.datetime.now(dt.timezone.utc).isoformat())
                 wait, waiting = self._rate_limit.plan(err, refused)
                 self.store.save(waiting)
                 plan = Plan(Action.SEND, waiting, same=True)

@@ -299,7 +299,7 @@ class MoEngageHook(BaseHook):
                         read_timeout=settings.timeout,
                     ) from None
                 self.last_rate_limit = rate_limit_headers(response)
-                return parse_response(response, endpoint)
+                return parse_response(response, endpoint, self.last_rate_limit)
             except MoEngageError as err:
                 if attempt >= attempts or not hook_may_resend(err):
                     raise

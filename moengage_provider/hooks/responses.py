@@ -21,8 +21,11 @@ if TYPE_CHECKING:
     from requests import Response
 
 
-def parse_response(response: Response, endpoint: str) -> dict[str, Any]:
-    """MoEngage's parsed answer for a delivered request, or raise the error the table names."""
+def parse_response(
+    response: Response, endpoint: str, rate_limit: RateLimitHeaders | None = None
+) -> dict[str, Any]:
+    """MoEngage's parsed answer for a delivered request, or raise the error the table names (with
+    ``rate_limit``, what the answer's headers say about the rate limit, read now if not given)."""
     status = response.status_code
     if 200 <= status < 300:
         try:
@@ -43,7 +46,7 @@ def parse_response(response: Response, endpoint: str) -> dict[str, Any]:
     rule = for_status(status)
     kwargs: dict[str, Any] = {"status": status, "endpoint": endpoint, **_error_fields(response)}
     kwargs["outcome"] = rule.outcome
-    kwargs["rate_limit"] = rate_limit_headers(response)
+    kwargs["rate_limit"] = rate_limit if rate_limit is not None else rate_limit_headers(response)
     kwargs["retry_after"] = kwargs["rate_limit"].retry_after_seconds
     if 300 <= status < 400:
         kwargs["message"] = (

@@ -1,18 +1,21 @@
-"""Rate limits (50/hour, 200/day): wait, never hammer, never hold a worker longer than needed."""
+"""Rate limits in a DAG run: wait, never hammer, never hold a worker longer than needed. How long a
+wait lasts (headers, windows, escalation) is tested in tests/api and tests/delivery."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import math
+import re
 import textwrap
+import time
 import uuid
 
 import pytest
 
-from moengage_provider.api.rate_limits import next_window_start
 from moengage_provider.exceptions import MoEngageRateLimitWait, MoEngageServerError
 from tests.conftest import AIRFLOW_3_3_PLUS, requires_airflow_3_3
-from tests.dagrun import run_dag
+from tests.dagrun import captured_log, run_dag
 
 SOURCE = """
 import datetime
@@ -72,7 +75,7 @@ def test_short_wait_sleeps_in_the_worker_then_sends(chain_dag, moengage_sandbox,
     assert all(state == ("success", 1) for state in result.tasks.values())
     log = "".join(capfd.readouterr())
     assert "MoEngage rate limit hit for 'PriceDrop' (HTTP 429" in log
-    assert "50 business event triggers per hour and 200 per day" in log
+    assert "10 business event triggers per 5 minutes, 50 per hour and 200 per day" in log
     assert "sleeping in the worker" in log
     assert "This is a wait, not a failed delivery" in log
     # One refused request, then one accepted: the wait is for the window, not a hammering loop.
@@ -92,6 +95,42 @@ def test_deferrable_waits_in_the_triggerer_and_sends_from_the_worker(
     assert len(moengage_sandbox.rejected) == 1
 
 
+@pytest.mark.moengage_sandbox(five_minute_limit=2, five_minute_seconds=3)
+def test_a_burst_waits_exactly_until_the_reset_moengage_names_then_sends_each_event_once(
+    chain_dag, moengage_sandbox, capfd
+):
+    while not 0.05 <= time.time() % 3 < 0.8:  # the burst starts early in a three-second window
+        time.sleep(0.02)
+    result = run_dag(chain_dag(3, window=3600, extra="deferrable=True,"))
+    assert result.state == "success"
+    assert _skus(moengage_sandbox) == ["SKU-0", "SKU-1", "SKU-2"]  # each once, in order
+    log = captured_log(capfd)
+    assert "decided by x-ratelimit-reset (MoEngage's x-ratelimit-reset header says" in log
+    refused = [r for r in moengage_sandbox.requests if r["status"] == 429]
+    assert len(refused) == 1
+    reset = math.ceil(dt.datetime.fromisoformat(refused[0]["received_at"]).timestamp() / 3) * 3
+    assert dt.datetime.fromisoformat(moengage_sandbox.triggers[-1]["received_at"]).timestamp() >= reset
+    assert "MoEngage rate limit: 1 of 2 left until" in log  # the first trigger's log line
+
+
+@pytest.mark.moengage_sandbox(five_minute_limit=0, rate_limit_headers=False)
+def test_without_headers_a_deferred_task_remembers_its_waits_and_escalates(
+    chain_dag, moengage_sandbox, capfd
+):
+    # MoEngage's hour as 12 s (five minutes 1 s, a day 288 s); from the fifth "five minutes" of an
+    # "hour" on, past the first three "hours" of a "day", the escalation shows in full.
+    while not (4.05 <= time.time() % 12 < 9 and 40 <= time.time() % 288 < 270):
+        time.sleep(0.05)
+    extra = "deferrable=True, max_rate_limit_wait=datetime.timedelta(minutes=1),"
+    result = run_dag(chain_dag(1, window=12, extra=extra))
+    assert result.tasks["fire_0"][0] == "failed"
+    log = captured_log(capfd)
+    decided = re.findall(r"decided by (the \S+ window)", log)
+    assert decided[:3] == ["the five-minute window", "the hourly window", "the daily window"], decided
+    assert "past max_rate_limit_wait=1m00s" in log
+    assert len(moengage_sandbox.requests) == 3 and moengage_sandbox.triggers == []
+
+
 @pytest.mark.moengage_sandbox(hourly_limit=0, hour_seconds=2.0)
 def test_total_wait_is_bounded_and_the_failure_names_both_limits(chain_dag, moengage_sandbox, capfd):
     extra = "deferrable=False, max_rate_limit_wait=datetime.timedelta(seconds=1), retries=3,"
@@ -99,8 +138,8 @@ def test_total_wait_is_bounded_and_the_failure_names_both_limits(chain_dag, moen
     assert result.tasks["fire_0"] == ("failed", 1)
     log = "".join(capfd.readouterr())
     assert "past max_rate_limit_wait=1s" in log
-    assert "50 business event triggers per hour and 200 per day" in log
-    assert "next window opens at" in log
+    assert "10 business event triggers per 5 minutes, 50 per hour and 200 per day" in log
+    assert "still refused after waiting" in log
     assert moengage_sandbox.triggers == []
 
 
@@ -119,7 +158,7 @@ def test_retry_after_header_is_honoured(chain_dag, moengage_sandbox, capfd):
     refuse_next_for_rate_limit(moengage_sandbox, headers={"Retry-After": "1"})
     result = run_dag(chain_dag(2, window=3600, extra="deferrable=False,"))
     assert result.state == "success"
-    assert "MoEngage asked to retry after 1 s (Retry-After)" in "".join(capfd.readouterr())
+    assert "decided by Retry-After (MoEngage's Retry-After header says" in "".join(capfd.readouterr())
     assert len(moengage_sandbox.triggers) == 2
 
 
@@ -167,23 +206,3 @@ def test_below_airflow_3_3_the_operator_falls_back_to_plain_retries():
     op = TriggerBusinessEventOperator(task_id="t", event_name="E", event_attributes={}, retries=2)
     assert getattr(op, "retry_policy", None) is None
     assert op.retries == 2
-
-
-def test_next_window_is_the_top_of_the_next_hour():
-    now = dt.datetime(2026, 11, 26, 13, 47, 12, tzinfo=dt.timezone.utc)
-    assert next_window_start(now, dt.timedelta(hours=1)) == dt.datetime(
-        2026, 11, 26, 14, 0, tzinfo=dt.timezone.utc
-    )
-
-
-def test_wait_follows_retry_after_with_only_a_small_jitter():
-    from moengage_provider.api.rate_limits import rate_limit_wait
-
-    now = dt.datetime(2026, 11, 26, 13, 47, 12, tzinfo=dt.timezone.utc)
-    for _ in range(50):
-        seconds, until, reason = rate_limit_wait(now, retry_after=10, window=dt.timedelta(hours=1))
-        assert 10 <= seconds <= 10.5
-        assert "Retry-After" in reason
-        seconds, until, reason = rate_limit_wait(now, retry_after=None, window=dt.timedelta(hours=1))
-        assert 12 * 60 + 48 <= seconds <= 12 * 60 + 48 + 30
-        assert until >= dt.datetime(2026, 11, 26, 14, 0, tzinfo=dt.timezone.utc)

@@ -9,8 +9,8 @@ product, named by its SKU in the UI, so a failed item can be retried on its own.
 Attributes of each event: `sku` (string), `product_name` (string), `category` (string),
 `units` (int), `price` (float), `restocked_on` (date).
 
-**Gentle bursts.** MoEngage accepts 50 business event triggers per hour and 200 per day per
-workspace. Here:
+**Gentle bursts.** MoEngage accepts 10 business event triggers per 5 minutes, 50 per hour and 200
+per day per workspace. Here:
 
 * `max_active_tis_per_dag=2` sends at most two events at a time, across all runs of this DAG
   (a pool shared by every DAG that calls MoEngage does the same across DAGs). That smooths the
@@ -18,8 +18,9 @@ workspace. Here:
 * so `plan_announcements` refuses a burst larger than the `max_events` budget (20 by default) and
   fails *before anything is sent*: announce a large restock with one event and a list attribute
   instead (as `moengage_load_then_announce` does);
-* a trigger over the limit gets HTTP 429 (`MoEngageRateLimitError`) and waits for the next window
-  (`deferrable=True`: in the triggerer, no worker slot held; needs a running `airflow triggerer`),
+* a trigger over the limit gets HTTP 429 (`MoEngageRateLimitError`) and waits as MoEngage's
+  headers say, or for the next window (`deferrable=True`: in the triggerer, no worker slot held;
+  needs a running `airflow triggerer`),
   then sends; nothing is sent twice. A wait longer than `max_rate_limit_wait` (3 hours) fails the
   task with nothing delivered.
 
@@ -115,7 +116,7 @@ with DAG(
             20,
             type="integer",
             minimum=1,
-            description="Most BackInStock events one run may send (MoEngage: 50/hour, 200/day).",
+            description="Most BackInStock events one run may send (MoEngage: 10 per 5 minutes, 50/hour, 200/day).",
         ),
     },
     tags=["moengage", "sample", "dynamic-task-mapping"],
@@ -160,7 +161,8 @@ with DAG(
         if len(new) > budget:
             raise AirflowFailException(
                 f"{len(new)} products were restocked, more than this run's budget of {budget} events "
-                "(MoEngage allows 50 triggers per hour and 200 per day per workspace). Nothing was sent; "
+                "(MoEngage allows 10 triggers per 5 minutes, 50 per hour and 200 per day per workspace). "
+                "Nothing was sent; "
                 "the rows are loaded. Announce a restock this large with one event and a list attribute "
                 "(as moengage_load_then_announce does), or raise max_events if the workspace has room."
             )

@@ -43,17 +43,19 @@ class Window:
 
     count: int
     seconds: float
-    #: As MoEngage's page says it ("per 5 minutes"), and the name of a wait for its next start.
+    #: As MoEngage's page says it ("per 5 minutes"), what a wait for its next start is decided by,
+    #: and the window itself ("the hour").
     per: str
     name: str
+    period: str
 
 
 #: MoEngage's published campaign trigger limits (legacy and V5 pages), shortest window first. A
 #: change on MoEngage's page is a change of this table (and of the sandbox's, which never reads it).
 PUBLISHED_WINDOWS: tuple[Window, ...] = (
-    Window(10, 300.0, "per 5 minutes", "the five-minute window"),
-    Window(50, 3600.0, "per hour", "the hourly window"),
-    Window(200, 86400.0, "per day", "the daily window"),
+    Window(10, 300.0, "per 5 minutes", "the five-minute window", "five minutes"),
+    Window(50, 3600.0, "per hour", "the hourly window", "hour"),
+    Window(200, 86400.0, "per day", "the daily window", "UTC day"),
 )
 #: Business-Trigger flows have their own, lower limits; the API cannot tell a flow's trigger apart.
 FLOW_LIMITS_TEXT = "3 per hour and 10 per day for Business-Trigger flows"
@@ -63,6 +65,16 @@ LIMITS_TEXT = (
     + f" and {PUBLISHED_WINDOWS[-1].count} {PUBLISHED_WINDOWS[-1].per} per workspace ({FLOW_LIMITS_TEXT})"
 )
 
+#: The headers that decide a wait, in the order they do: name, field of :class:`RateLimitHeaders`,
+#: and how the README says it (its table is :func:`markdown_table`'s).
+HEADER_RULES: tuple[tuple[str, str, str], ...] = (
+    (
+        "Retry-After",
+        "retry_after",
+        "the moment it names: that many seconds after the answer, or its HTTP date",
+    ),
+    ("x-ratelimit-reset", "reset", "the moment it names, in UTC epoch seconds (a moment, not a delay)"),
+)
 #: A header's moment further off than this is not credible (the longest window is a day).
 MAX_HEADER_WAIT = dt.timedelta(days=1)
 #: The jitter added to every wait: this share of the wait (or of the window), at most this long.
@@ -212,10 +224,8 @@ def decide_wait(
     """How long a trigger refused at ``now`` waits: the first of Retry-After, x-ratelimit-reset, the windows."""
     rng = rng or _RANDOM
     if headers is not None:
-        for decided_by, moment in (
-            ("Retry-After", headers.retry_after),
-            ("x-ratelimit-reset", headers.reset),
-        ):
+        for decided_by, field, _ in HEADER_RULES:
+            moment: dt.datetime | None = getattr(headers, field)
             if moment is not None and headers.received_at < moment <= headers.received_at + MAX_HEADER_WAIT:
                 span = max(0.0, (moment - now).total_seconds())
                 until = max(now, moment) + dt.timedelta(seconds=_jitter(span, rng))
@@ -252,11 +262,7 @@ def can_be_full(now: dt.datetime, windows: tuple[Window, ...], level: int) -> bo
     """Whether the current window of ``windows[level]`` can hold its count by ``now``, given the shorter
     windows' counts (ten per five minutes fill the hour's fifty from its fifth five-minute window on)."""
     now_us, length_us = _since_epoch(windows[level].seconds, now)
-    elapsed_us = now_us % length_us
-    return all(
-        shorter.count * (elapsed_us // _since_epoch(shorter.seconds, now)[1] + 1) >= windows[level].count
-        for shorter in windows[:level]
-    )
+    return now_us % length_us >= round(full_from(windows, level) * 1e6)
 
 
 def _jitter(span: float, rng: random.Random) -> float:
@@ -322,6 +328,38 @@ def plan_wait(
     return RateLimitWait(decision, how, waited, too_long)
 
 
+def full_from(windows: tuple[Window, ...], level: int) -> float:
+    """Seconds into its window from which ``windows[level]`` can be full, given the shorter ones' counts."""
+    return max(
+        (
+            (math.ceil(windows[level].count / shorter.count) - 1) * shorter.seconds
+            for shorter in windows[:level]
+        ),
+        default=0.0,
+    )
+
+
+def markdown_table() -> str:
+    """README's table of how a wait is decided, rendered from :data:`HEADER_RULES` and the windows."""
+    lines = ["| rule | the 429's answer | the wait ends at |", "| --- | --- | --- |"]
+    for n, (name, _, what) in enumerate(HEADER_RULES, start=1):
+        lines.append(f"| {n} | `{name}`{' (and no usable one above)' if n > 1 else ''} | {what} |")
+    first = len(HEADER_RULES) + 1
+    for level, window in enumerate(PUBLISHED_WINDOWS):
+        n = first + level
+        when = (
+            "no header, a first refusal"
+            if level == 0
+            else (f"no header, refused again right after a wait for {PUBLISHED_WINDOWS[level - 1].name}")
+        )
+        ends = f"the start of the next {window.period} ({window.count} {window.per})"
+        if level:
+            since = format_duration(full_from(PUBLISHED_WINDOWS, level))
+            ends += f", once that many can have been sent ({since} into it); before that, as rule {n - 1}"
+        lines.append(f"| {n} | {when} | {ends} |")
+    return "\n".join(lines) + "\n"
+
+
 def format_duration(seconds: float) -> str:
     seconds = max(0, round(seconds))
     hours, rest = divmod(seconds, 3600)
@@ -331,3 +369,7 @@ def format_duration(seconds: float) -> str:
     if minutes:
         return f"{minutes}m{secs:02d}s"
     return f"{secs}s"
+
+
+if __name__ == "__main__":
+    print(markdown_table(), end="")

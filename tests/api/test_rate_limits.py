@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import re
 
 import pytest
 
@@ -18,11 +19,13 @@ from moengage_provider.api.rate_limits import (
     RateLimitHeaders,
     can_be_full,
     decide_wait,
+    markdown_table,
     next_window_start,
     read_headers,
     retry_after_said,
     windows_for,
 )
+from tests.conftest import REPO
 
 UTC = dt.timezone.utc
 
@@ -227,3 +230,22 @@ def test_the_jitter_is_five_percent_of_the_wait_at_most_thirty_seconds():
     assert decide_wait(at(10, 47), None, rng=MostJitter()).until == at(10, 50, 15)
     hour = decide_wait(at(10, 50, 5), None, earlier=EarlierWait(0, at(10, 50, 4)), rng=MostJitter())
     assert hour.until == at(11, 0, 30)
+
+
+def test_the_docs_table_of_wait_rules_is_the_code_table():
+    page = (REPO / "docs" / "rate-limits.md").read_text(encoding="utf-8")
+    match = re.search(r"<!-- wait rules:[^\n]*-->\n(.*?)<!-- end of wait rules -->", page, re.DOTALL)
+    assert match, "docs/rate-limits.md lost the generated table's markers"
+    assert match.group(1) == markdown_table(), (
+        "docs/rate-limits.md's table differs from moengage_provider/api/rate_limits.py; regenerate it with "
+        "`.venv/bin/python -m moengage_provider.api.rate_limits` and paste it between the markers."
+    )
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### Rate limits") : readme.index("### Secrets")]
+    assert "10 triggers per 5 minutes, 50 per hour and 200 per day" in section
+    assert (
+        section.index("`Retry-After`")
+        < section.index("`x-ratelimit-reset`")
+        < section.index("published windows")
+    )
+    assert "docs/rate-limits.md" in section and "rate_limit_remaining" in section

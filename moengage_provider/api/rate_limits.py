@@ -245,7 +245,8 @@ def window_level(
     """Which window a refusal without headers waits for, and why: one longer than the last wait's when
     it comes right after it (within one shortest window), and only a window that can be full by now."""
     shortest = dt.timedelta(seconds=windows[0].seconds)
-    if earlier is None or not earlier.until <= now < earlier.until + shortest:
+    # Not bounded below: a task resumed by a worker whose clock is a little behind is still right after.
+    if earlier is None or now >= earlier.until + shortest:
         return 0, f"the first refusal in a row waits for {windows[0].name}"
     wanted = min(max(earlier.level, 0) + 1, len(windows) - 1)
     level = max(n for n in range(wanted + 1) if can_be_full(now, windows, n))

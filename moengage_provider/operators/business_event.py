@@ -79,6 +79,14 @@ def _refused_at_parse(op: BaseOperator) -> Iterator[None]:
         raise ValueError(f"{type(op).__name__} {op.task_id!r}: {err}") from None
 
 
+def _positive_duration(op: BaseOperator, name: str, value: Any) -> dt.timedelta:
+    if not isinstance(value, dt.timedelta) or value <= dt.timedelta(0):
+        raise ValueError(
+            f"{type(op).__name__} {op.task_id!r}: {name} must be a positive datetime.timedelta, got {value!r}."
+        )
+    return value
+
+
 def _default_retry_policy() -> Any:
     try:
         from moengage_provider.delivery.retry_policy import MoEngageRetryPolicy
@@ -197,12 +205,7 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
         self.idempotency_key = idempotency_key
         self.deferrable = deferrable
         self.max_rate_limit_wait = max_rate_limit_wait
-        if not isinstance(rate_limit_window, dt.timedelta) or rate_limit_window <= dt.timedelta(0):
-            raise ValueError(
-                f"{type(self).__name__} {self.task_id!r}: rate_limit_window must be a positive "
-                f"datetime.timedelta (MoEngage's hour: leave it at one hour), got {rate_limit_window!r}."
-            )
-        self.rate_limit_window = rate_limit_window
+        self.rate_limit_window = _positive_duration(self, "rate_limit_window", rate_limit_window)
         self.check_declared_attributes = check_declared_attributes
         self.lineage_include_values = lineage_include_values
         with _refused_at_parse(self):

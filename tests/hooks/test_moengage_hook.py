@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime
 import json
 
 import pytest
@@ -288,13 +289,24 @@ def test_rate_limit_answer_is_parsed(moengage_sandbox):
             }
         ).encode(),
         content_type="application/json",
-        headers={"Retry-After": "120"},
+        headers={
+            "Retry-After": "120",
+            "X-RateLimit-Limit": "10",
+            "X-RateLimit-Remaining": "0",
+            "X-RateLimit-Reset": "1796565000",
+        },
     )
+    hook = fast_hook()
     with pytest.raises(MoEngageRateLimitError) as info:
-        fast_hook().trigger_business_event("E", {"a": 1})
+        hook.trigger_business_event("E", {"a": 1})
     assert info.value.retry_after == 120
+    headers = info.value.rate_limit
+    assert headers is not None and headers is hook.last_rate_limit
+    assert headers.retry_after == headers.received_at + datetime.timedelta(seconds=120)
+    assert headers.reset == datetime.datetime(2026, 12, 6, 13, 50, tzinfo=datetime.timezone.utc)
+    assert (headers.limit, headers.remaining) == (10, 0)
     assert "rate limiter exception - Exceeded rate limit for this app" in str(info.value)
-    assert "50 business event triggers per hour and 200 per day" in str(info.value)
+    assert "10 business event triggers per 5 minutes, 50 per hour and 200 per day" in str(info.value)
 
 
 def test_documented_500_is_an_ordinary_retryable_error(moengage_sandbox):

@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 PREFIX = "moengage.business_event"
 
 #: Every metric: name (after :data:`PREFIX`) -> (kind, what it means, its own tag beyond
-#: ``event_name`` and ``data_center``). The README's table lists the same rows.
+#: ``event_name`` and ``data_center``). docs/observability.md's table lists the same rows.
 METRICS: dict[str, tuple[str, str, str | None]] = {
     "delivered": ("counter", "MoEngage answered 2xx: the event was accepted.", None),
     "deduplicated": (

@@ -9,7 +9,7 @@ Every HTTP status from 100 to 599, and every way a request can fail without one,
 - ``unknown``: it may or may not have; the delivery record and ``if_outcome_unknown`` decide.
 
 The row also says whether the hook may resend at once (only where nothing was delivered and the
-cause is transient) and what Airflow does. README's "When things fail" table is rendered from
+cause is transient) and what Airflow does. The table in docs/failures.md is rendered from
 :data:`RULES` (``python -m moengage_provider.outcomes``), and a test checks that they agree.
 Standard library only: the exceptions, the hook, the operator and the tests all import it.
 """
@@ -192,7 +192,7 @@ _OUTCOME_TEXT = {
 
 
 def markdown_table() -> str:
-    """README's "When things fail" table, rendered from :data:`RULES`."""
+    """docs/failures.md's outcomes table, rendered from :data:`RULES`."""
     lines = [
         "| what happened | the event | the hook | error | Airflow |",
         "| --- | --- | --- | --- | --- |",

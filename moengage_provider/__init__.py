@@ -83,7 +83,7 @@ def get_provider_info() -> dict[str, Any]:
                         "label": "Data center",
                         "description": (
                             "Where your workspace lives: the number in your dashboard URL "
-                            "(dashboard-02.moengage.com is 02). Required unless a Base URL override is set."
+                            "(dashboard-02.moengage.com is DC-02). Required unless a Base URL override is set."
                         ),
                         "schema": {
                             "type": ["string", "null"],

@@ -109,7 +109,7 @@ CONNECTION_CASES = [
         "data center 07",
         {"host": "", "extra": {"data_center": "07"}},
         MoEngageConfigurationError,
-        r"01 \(US\), 02 \(EU\), 03 \(India\)",
+        r"DC-01 \(US\), DC-02 \(EU\), DC-03 \(India\)",
     ),
     ("neither host nor data center", {"host": ""}, MoEngageConfigurationError, r"set the data center"),
     (

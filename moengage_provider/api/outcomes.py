@@ -9,10 +9,9 @@ Every HTTP status from 100 to 599, and every way a request can fail without one,
 - ``unknown``: it may or may not have; the delivery record and ``if_outcome_unknown`` decide.
 
 The row also says whether the hook may resend at once (only where nothing was delivered and the
-cause is transient), what Airflow does, and which exception class the hook raises for it (the
-classes are named here, the table owns them). README's "When things fail" table is rendered from
+cause is transient) and what Airflow does. The table in docs/failures.md is rendered from
 :data:`RULES` (``python -m moengage_provider.api.outcomes``), and a test checks that they agree.
-The one module of ``api/`` that imports beyond the standard library: the exception classes (Airflow's).
+Standard library only: the exceptions, the hook, the operator and the tests all import it.
 """
 
 from __future__ import annotations
@@ -179,7 +178,7 @@ _OUTCOME_TEXT = {
 
 
 def markdown_table() -> str:
-    """README's "When things fail" table, rendered from :data:`RULES`."""
+    """docs/failures.md's outcomes table, rendered from :data:`RULES`."""
     lines = [
         "| what happened | the event | the hook | error | Airflow |",
         "| --- | --- | --- | --- | --- |",

@@ -113,7 +113,7 @@ def _connection_extra(conn: Connection, where: str) -> dict[str, Any]:
         extra = json.loads(raw) if isinstance(raw, str) else dict(raw)
     except ValueError:
         raise MoEngageConfigurationError(
-            f'{where}: the Extra field is not valid JSON; use e.g. {{"data_center": "01"}}.'
+            f'{where}: the Extra field is not valid JSON; use e.g. {{"data_center": "DC-01"}}.'
         ) from None
     if not isinstance(extra, dict):
         raise MoEngageConfigurationError(f"{where}: the Extra field must be a JSON object.")
@@ -170,7 +170,7 @@ def missing_connection_message(conn_id: str) -> str:
         f"The MoEngage connection {conn_id!r} does not exist. Create it (retrying cannot): in the UI under "
         f"Admin > Connections, type 'MoEngage', ID {conn_id!r}; or as an environment variable, JSON form: "
         f'{env}=\'{{"conn_type": "moengage", "login": "YOUR_WORKSPACE_ID", "password": '
-        f'"YOUR_API_KEY", "extra": {{"data_center": "01"}}}}\'; or URI form: '
-        f"{env}='moengage://YOUR_WORKSPACE_ID:YOUR_API_KEY@?data_center=01'. Or set moengage_conn_id to "
+        f'"YOUR_API_KEY", "extra": {{"data_center": "DC-01"}}}}\'; or URI form: '
+        f"{env}='moengage://YOUR_WORKSPACE_ID:YOUR_API_KEY@?data_center=DC-01'. Or set moengage_conn_id to "
         "an existing connection."
     )

@@ -9,7 +9,7 @@ counters add up over all events (turn on ``statsd_influxdb_enabled``, Datadog or
 split them by event).
 
 :data:`METRICS` is the one table of what is emitted: a metric goes out only under a name it lists,
-as the kind it says, with the tag values it declares; the README's table is rendered from it
+as the kind it says, with the tag values it declares; docs/observability.md's table is rendered from it
 (``python -m moengage_provider.observability.metrics``). A metric must never fail a delivery: any
 error from the metrics backend is logged and dropped.
 """
@@ -188,7 +188,7 @@ def trigger_request(event_name: str, data_center: str | None) -> Iterator[Trigge
 
 
 def markdown_table() -> str:
-    """README's metrics table, rendered from :data:`METRICS`."""
+    """docs/observability.md's metrics table, rendered from :data:`METRICS`."""
     lines = ["| metric | kind | counts | own tag |", "| --- | --- | --- | --- |"]
     for name, metric in METRICS.items():
         kind = "timer (ms)" if metric.kind == "timer" else metric.kind

@@ -6,13 +6,15 @@ installs the provider: it imports nothing heavy (no Airflow) until a test asks f
 Usage::
 
     def test_my_dag(moengage_sandbox):
-        moengage_sandbox.run_dag(dag)                 # fails with the failed task + the rejections
+        moengage_sandbox.run_dag(dag)                 # fails with the task's error + the rejections
         moengage_sandbox.assert_delivered("NewSeriesAlert", season="Season 1")
 
     @pytest.mark.moengage_sandbox(permissive=False, events={"E": {"attributes": {"a": "string"}}})
     def test_strict(moengage_sandbox): ...
 
-Airflow state is isolated: tests using the fixture run on an Airflow home of the session's own
+Requests to the sandbox bypass any proxy from the environment (NO_PROXY gets its host, for the
+test), and ``run_dag`` runs retries at once (``retry_delay_cap``), so a failing DAG fails the test
+quickly. Airflow state is isolated: tests using the fixture run on an Airflow home of the session's own
 (migrated SQLite), unless ``moengage_sandbox_airflow_home = keep`` (ini) or the environment variable
 ``MOENGAGE_SANDBOX_AIRFLOW_HOME=keep`` says to use the one already configured.
 """
@@ -89,9 +91,9 @@ def moengage_sandbox(
     moengage_sandbox_conn_id: str,
     moengage_sandbox_airflow_home: IsolatedAirflowHome | None,
 ) -> Iterator[MoEngageSandbox]:
-    """A running MoEngageSandbox on a free 127.0.0.1 port; AIRFLOW_CONN_<CONN_ID> points at it."""
+    """A running MoEngageSandbox on a free 127.0.0.1 port; AIRFLOW_CONN_<CONN_ID> points at it, and
+    NO_PROXY names its host, so a proxy set in the environment never gets its requests."""
     from moengage_provider.testing.sandbox import MoEngageSandbox
-    from moengage_provider.testing.sandbox.connection import env_var_name
 
     kwargs: dict[str, Any] = {
         "workspace_id": DEFAULT_WORKSPACE_ID,
@@ -107,5 +109,6 @@ def moengage_sandbox(
         if moengage_sandbox_airflow_home is not None:
             stack.enter_context(moengage_sandbox_airflow_home.active())
         sandbox = stack.enter_context(MoEngageSandbox(**kwargs))
-        monkeypatch.setenv(env_var_name(moengage_sandbox_conn_id), sandbox.airflow_conn_json())
+        for name, value in sandbox.airflow_connection().env(moengage_sandbox_conn_id).items():
+            monkeypatch.setenv(name, value)
         yield sandbox

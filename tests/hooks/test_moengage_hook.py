@@ -144,7 +144,7 @@ def test_unknown_data_center_lists_the_valid_ones(typed):
         with pytest.raises(MoEngageConfigurationError, match="set the data center"):
             resolve_connection(conn)
         return
-    with pytest.raises(MoEngageConfigurationError, match=r"01 \(US\), 02 \(EU\).*101"):
+    with pytest.raises(MoEngageConfigurationError, match=r"DC-01 \(US\), DC-02 \(EU\).*DC-101"):
         resolve_connection(conn)
 
 

@@ -88,4 +88,4 @@ def test_the_hook_form_has_one_field_per_conn_field_and_the_data_center_list():
             assert form_class(MultiDict({"data_center": typed})).validate(), typed
         refused = form_class(MultiDict({"data_center": "07"}))
         assert not refused.validate()
-        assert "01 (US)" in str(refused.errors["data_center"])  # the valid ones, named
+        assert "DC-01 (US)" in str(refused.errors["data_center"])  # the valid ones, named

@@ -132,7 +132,7 @@ CELLS = generate_cells()
 
 
 def expected(case: Case, mode: str) -> tuple[str, int, int]:
-    """(final state, tries, events the server accepted), from the rules the README states."""
+    """(final state, tries, events the server accepted), from the rules docs/failures.md states."""
     rule = case.rule
     taken = 1 if case.accepted else 0
     if rule.outcome is Outcome.DELIVERED or rule.airflow == WAITS:

@@ -186,7 +186,7 @@ def test_add_connection_form_shows_moengage_fields(page: Page, api_server: ApiSe
     # with regions, and a hint; the timeout has its default.
     expect(dialog.get_by_text("Data center", exact=True)).to_be_visible()
     expect(
-        dialog.get_by_text("the number in your dashboard URL (dashboard-02.moengage.com is 02)")
+        dialog.get_by_text("the number in your dashboard URL (dashboard-02.moengage.com is DC-02)")
     ).to_be_visible()
     expect(dialog.get_by_label("Request timeout (seconds)")).to_have_value("30")
     dialog.get_by_role("combobox").nth(1).click()

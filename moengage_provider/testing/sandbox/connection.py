@@ -1,8 +1,10 @@
-"""The one place that builds the Airflow connection for a sandbox: JSON, URI, environment variable."""
+"""The one place that builds the Airflow connection for a sandbox: JSON, URI, environment variables."""
 
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -38,9 +40,27 @@ class SandboxConnection:
         return f"{self.conn_type}://{login}:{password}@{host}:{self.port}/{self.schema}"
 
     def env(self, conn_id: str = "moengage_default") -> dict[str, str]:
-        """``{"AIRFLOW_CONN_<CONN_ID>": json}``, to merge into a child's environment."""
-        return {env_var_name(conn_id): self.json()}
+        """``AIRFLOW_CONN_<CONN_ID>`` (the JSON form), and ``NO_PROXY`` / ``no_proxy`` with the sandbox's
+        host added (see :func:`no_proxy_env`): to merge into a child's environment, or ours."""
+        return {env_var_name(conn_id): self.json(), **no_proxy_env(self.host)}
 
 
 def env_var_name(conn_id: str) -> str:
     return f"AIRFLOW_CONN_{conn_id.upper()}"
+
+
+def no_proxy_env(host: str, environ: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """``NO_PROXY`` and ``no_proxy``: what ``environ`` has in either, plus ``host`` and ``localhost``.
+
+    Corporate shells set ``HTTPS_PROXY`` / ``HTTP_PROXY``, and ``requests`` (so Airflow's HTTP hook)
+    sends every request through them unless ``NO_PROXY`` names the host: a proxy cannot reach the
+    sandbox on this machine's loopback, so requests to it must bypass it. Both spellings get the same
+    value, since ``requests`` reads the lower-case one first.
+    """
+    entries: list[str] = []
+    for raw in (environ.get("no_proxy", ""), environ.get("NO_PROXY", ""), host, "localhost"):
+        for entry in raw.split(","):
+            if entry.strip() and entry.strip() not in entries:
+                entries.append(entry.strip())
+    value = ",".join(entries)
+    return {"NO_PROXY": value, "no_proxy": value}

@@ -338,8 +338,9 @@ class MoEngageSandbox:
 
     # -- DAG runs under the sandbox (Airflow imported only here) ---------------------------------
     def run_dag(self, dag: Any, **kwargs: Any) -> Any:
-        """Run ``dag`` with ``dag.test()``; a failed run raises ``DagRunFailed`` naming the failed
-        task and this sandbox's rejections. See :mod:`moengage_provider.testing.dag_runs`."""
+        """Run ``dag`` with ``dag.test()``, retries at once; a failed run raises ``DagRunFailed`` naming
+        each failed task with its error, and this sandbox's rejections. See
+        :func:`moengage_provider.testing.dag_runs.run_dag` (``retry_delay_cap``)."""
         from moengage_provider.testing.dag_runs import run_dag
 
         return run_dag(self, dag, **kwargs)

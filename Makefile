@@ -58,4 +58,4 @@ bench: install
 	$(VENV_PY) scripts/bench.py
 
 clean:
-	rm -rf .venv .venv-floor .venv-2.11 .venv-3.0 .venv-3.1 .venv-3.2 .venv-wheel-* .tools .demo dist build
+	rm -rf .venv .venv-floor .venv-2.11 .venv-3.0 .venv-3.1 .venv-3.2 .venv-wheel-* .tools .demo dist build .venv-urllib3-1.26-* .venv-urllib3-1.26.lock

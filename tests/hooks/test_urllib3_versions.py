@@ -3,9 +3,9 @@ A refused connection and a failed name lookup mean the same on urllib3 1.26 and 
 sent, the hook sends again, and the error says so.
 
 ``requests`` allows urllib3 1.26, which lacks some of 2.x's exception classes; the hook must not
-depend on them. The main venv has urllib3 2.x, so the 1.26 case runs in a side venv
-(``.venv-urllib3-1.26-<hash>``, built once by uv from this venv's versions with only urllib3 moved
-below 2, then reused), where ``urllib3_probe.py`` runs as a script; here it runs in-process.
+depend on them. The venvs of the suite have urllib3 2.x, so ``urllib3_probe.py`` runs here in-process,
+and as a script in a side venv (``.venv-urllib3-1.26-<hash>``) that uv builds from uv.lock with only
+urllib3 moved below 2: built once, then reused by every run (the matrix's too) until uv.lock changes.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
-from importlib.metadata import distributions
 from pathlib import Path
 
 import pytest
@@ -27,7 +26,6 @@ import pytest
 from tests.conftest import REPO
 from tests.hooks import urllib3_probe
 
-PROJECT = "airflow-provider-moengage"
 #: What the hook does with a request that certainly never left (the outcome table's first failure row),
 #: written out here rather than read from that table: 3 sends, then an error saying nothing was sent.
 SENDS_WHEN_NOT_SENT = 3
@@ -42,20 +40,32 @@ def _uv() -> str:
     return found
 
 
-def _this_venvs_versions() -> str:
-    """Every distribution of this venv pinned, except the project itself and urllib3."""
-    pins = set()
-    for dist in distributions():
-        name = dist.metadata["Name"]
-        if name and name.lower().replace("_", "-") not in (PROJECT, "urllib3"):
-            pins.add(f"{name}=={dist.version}")
-    return "\n".join(sorted(pins, key=str.lower)) + "\n"
+def _locked_versions_but_urllib3(uv: str) -> str:
+    """The project's dependencies as uv.lock pins them, without urllib3."""
+    export = subprocess.run(
+        [
+            uv,
+            "export",
+            "--frozen",
+            "--no-dev",
+            "--no-hashes",
+            "--no-emit-project",
+            "--no-header",
+            "--no-annotate",
+        ],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return "".join(line + "\n" for line in export.splitlines() if not line.startswith("urllib3=="))
 
 
 @contextlib.contextmanager
 def _urllib3_1_26_python() -> Iterator[Path]:
     """The side venv's interpreter, built if needed; locked so that no other test run removes it meanwhile."""
-    constraints = _this_venvs_versions()
+    uv = _uv()
+    constraints = _locked_versions_but_urllib3(uv)
     recipe = hashlib.sha256((constraints + sys.version).encode()).hexdigest()[:12]
     venv = REPO / f".venv-urllib3-1.26-{recipe}"
     python = venv / "bin" / "python"
@@ -63,9 +73,8 @@ def _urllib3_1_26_python() -> Iterator[Path]:
     with open(REPO / ".venv-urllib3-1.26.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not built.exists():
-            for stale in REPO.glob(".venv-urllib3-1.26-*"):  # built for an older lock or another Airflow
+            for stale in REPO.glob(".venv-urllib3-1.26-*"):  # built for an older uv.lock
                 shutil.rmtree(stale)
-            uv = _uv()
             quiet = ["--no-config", "--quiet"]
             subprocess.run([uv, "venv", *quiet, "--python", sys.executable, str(venv)], check=True)
             pinned = venv / "constraints.txt"
@@ -101,10 +110,9 @@ def test_refused_and_unresolvable_are_resent_then_say_nothing_was_sent(urllib3_l
     if urllib3_line == "1.26":
         with _urllib3_1_26_python() as python:
             probe = _probe(python, tmp_path)
+        assert probe["urllib3"].startswith("1.26."), probe
     else:
         probe = urllib3_probe.run_cases()
-    if urllib3_line == "1.26":
-        assert probe["urllib3"].startswith("1.26."), probe
     expected_words = {"refused": "Connection refused", "dns": "Name or service not known"}
     for case, words in expected_words.items():
         result = probe["cases"][case]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import email.utils
 import json
 import re
+import socket
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -140,7 +141,7 @@ def _retry_after_seconds(response: Response) -> float | None:
 def failure_kind(err: BaseException) -> Failure:
     """Which row of the table a transport exception is; anything unrecognised is the worst case."""
     import requests
-    from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+    from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
     if isinstance(err, requests.exceptions.ConnectTimeout):
         return Failure.CONNECT_TIMEOUT
@@ -153,7 +154,9 @@ def failure_kind(err: BaseException) -> Failure:
     if isinstance(err, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)):
         return Failure.TRUNCATED_ANSWER
     causes = _causes(err)
-    if any(isinstance(c, NameResolutionError) for c in causes):
+    # A failed name lookup is the resolver's own error under urllib3's: urllib3 2 wraps it in a
+    # NameResolutionError, 1.26 in a plain NewConnectionError, and both keep it in the chain.
+    if any(isinstance(c, socket.gaierror) for c in causes):
         return Failure.DNS
     # urllib3's NewConnectionError subclasses ConnectTimeoutError: test it first.
     if any(isinstance(c, NewConnectionError) for c in causes):

@@ -44,7 +44,7 @@ rm -rf "$VENV"
 # The sample's catalog is SQLite: its provider comes with Airflow 2, not with Airflow 3.0.
 pins=("apache-airflow==$AIRFLOW_VERSION" apache-airflow-providers-sqlite)
 [ "${LINE%%.*}" = 3 ] && pins+=("apache-airflow-core==$AIRFLOW_VERSION")
-"$UV" pip install --no-config --quiet --python "$VENV/bin/python" --exclude-newer "$EXCLUDE_NEWER" "${pins[@]}"
+"$UV" pip install --no-config --quiet --compile-bytecode --python "$VENV/bin/python" --exclude-newer "$EXCLUDE_NEWER" "${pins[@]}"
 freeze() { "$VENV/bin/python" -m pip freeze --all 2>/dev/null | grep -iE '^apache-airflow(-core|-task-sdk)?==' | sort; }
 before="$(freeze)"
 

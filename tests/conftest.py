@@ -1,12 +1,16 @@
 """
-One Airflow home per test session: a temp folder with a migrated SQLite DB and a dags folder.
+One Airflow home per test process: a temp folder with a migrated SQLite DB and a dags folder. Under
+pytest-xdist (``make test`` runs the suite on several workers) each worker is a process of its own,
+so each has its own home and DB; the migration itself runs once per test run and is copied.
 
 The environment is set at import, before anything imports Airflow, so every test (and every
-``airflow`` subprocess a test starts with ``airflow_env()``) sees the same home.
+``airflow`` subprocess a test starts with ``airflow_env()``) of the process sees the same home.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import importlib.util
 import os
 import shutil
@@ -14,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import uuid
+from collections.abc import Iterator
 from importlib.metadata import version
 from pathlib import Path
 
@@ -175,19 +180,55 @@ def airflow_env(**extra: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def airflow_db() -> Path:
-    """Migrate the session's SQLite DB once (about 6 s); tests that run DAGs depend on it."""
+def migrated_airflow_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """
+    A freshly migrated SQLite metadata DB, never opened by a test: copy it. ``airflow db migrate``
+    takes about 6 s of CPU, so it runs once per test run: under xdist the first worker that needs it
+    migrates, the others wait for the file (the run's temp folder holds every worker's folder).
+    """
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent
+    template = shared / "migrated-airflow.db"
+    with _exclusive(shared / "migrated-airflow.db.lock"):
+        if not template.exists():
+            home = shared / "migrated-airflow-home"
+            partial = home / "airflow.db"
+            home.mkdir(exist_ok=True)
+            subprocess.run(
+                [sys.executable, "-m", "airflow", "db", "migrate"],
+                env=airflow_env(
+                    AIRFLOW_HOME=str(home),
+                    AIRFLOW__CORE__DAGS_FOLDER=str(home / "dags"),
+                    AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{partial}",
+                ),
+                check=True,
+                capture_output=True,
+                timeout=300,
+            )
+            os.replace(partial, template)
+    return template
+
+
+@pytest.fixture(scope="session")
+def airflow_db(migrated_airflow_db: Path) -> Path:
+    """This process's home with its own copy of the migrated DB; tests that run DAGs depend on it."""
     marker = AIRFLOW_HOME / ".migrated"
     if not marker.exists():
-        subprocess.run(
-            [sys.executable, "-m", "airflow", "db", "migrate"],
-            env=airflow_env(),
-            check=True,
-            capture_output=True,
-            timeout=300,
-        )
+        shutil.copyfile(migrated_airflow_db, AIRFLOW_HOME / "airflow.db")
         marker.touch()
     return AIRFLOW_HOME
+
+
+@contextlib.contextmanager
+def _exclusive(lock_path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``lock_path`` (created if missing) across processes."""
+    with lock_path.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ import pytest
 
 from moengage_provider.testing import MoEngageSandbox
 from tests.conftest import AIRFLOW_3_3_PLUS, REPO, airflow_env
-from tests.ui.support import free_port
+from tests.ports import closed_port
 
 WORKSPACE = "cli-workspace"
 SEARCH_PATH = "/v1.0/business_event/search"
@@ -57,7 +57,7 @@ def sandboxes() -> Iterator[Sandboxes]:
         MoEngageSandbox(WORKSPACE, f"cli-key-{secrets.token_hex(6)}") as ours,
         MoEngageSandbox("someone-elses-workspace", f"other-{secrets.token_hex(6)}") as other,
     ):
-        yield Sandboxes(ours, other, free_port())
+        yield Sandboxes(ours, other, closed_port())
 
 
 def _conn(sandbox: MoEngageSandbox, **changes: Any) -> dict[str, Any]:

@@ -84,16 +84,21 @@ print(", ".join(f"{n.removeprefix('apache-airflow-providers-')} {before.get(n, '
 PY
 }
 
-# What `airflow providers list` lists (Airflow's providers manager), and the hook's import, in one process.
+# What `airflow providers list` lists (Airflow's providers manager), and the hook's import from the
+# venv, in one process. Outside the checkout, as everything after the install: Python puts the current
+# folder first on sys.path, and the checkout's moengage_provider would stand in for the installed one.
 check_listed() {
-    "$VENV/bin/python" - >"$work/listed.log" 2>&1 <<'PY' || { say "the provider is not usable:"; tail -8 "$work/listed.log" >&2; exit 1; }
+    (cd "$work" && "$VENV/bin/python" - >"$work/listed.log" 2>&1) <<'PY' || { say "the provider is not usable:"; tail -8 "$work/listed.log" >&2; exit 1; }
+import sys
+
 from airflow.providers_manager import ProvidersManager
 
-import moengage_provider.hooks.moengage  # noqa: F401  (what a DAG imports: fails on a broken dependency)
+import moengage_provider.hooks.moengage  # what a DAG imports: fails on a broken dependency
 
+assert moengage_provider.hooks.moengage.__file__.startswith(sys.prefix), moengage_provider.hooks.moengage.__file__
 assert "airflow-provider-moengage" in ProvidersManager().providers, "Airflow does not list the provider"
 PY
-    say "Airflow's providers manager lists airflow-provider-moengage; the hook imports"
+    say "Airflow's providers manager lists airflow-provider-moengage; the hook imports from $(basename "$VENV")"
 }
 
 if [ "$SCENARIO" = checkout ]; then
@@ -149,9 +154,10 @@ if [ "$DELIVERS" != 1 ]; then
     say "OK: the install command of docs/install.md resolves and keeps Airflow $AIRFLOW_VERSION"
     exit 0
 fi
+cd "$work"  # see check_listed
 airflow_cli db migrate >"$work/migrate.log" 2>&1 || { tail -40 "$work/migrate.log" >&2; exit 1; }
 
-cp -r dags/moengage_load_then_announce.py dags/data "$AIRFLOW__CORE__DAGS_FOLDER/"
+cp -r "$REPO/dags/moengage_load_then_announce.py" "$REPO/dags/data" "$AIRFLOW__CORE__DAGS_FOLDER/"
 # The sandbox from the installed wheel, on a free port; wait (bounded) for the line that gives its URL.
 export MOENGAGE_SANDBOX_API_KEY="wheel-test-$RANDOM$RANDOM"
 record="$work/triggers.jsonl"

@@ -272,10 +272,22 @@ class MoEngageSandbox:
         *,
         workspace_id: str | None = None,
         flow: bool = False,
+        campaigns: Sequence[Any] | None = None,
+        flows: Sequence[Any] | None = None,
     ) -> None:
         """Declare (or redeclare) a business event and its typed attributes. ``flow=True``: a
-        Business-Trigger flow uses it, so its triggers also count toward the flow limits."""
-        self._state.declare_event(name, attributes, active_campaign, workspace_id=workspace_id, flow=flow)
+        Business-Trigger flow uses it, so its triggers also count toward the flow limits.
+        ``campaigns`` / ``flows``: what is attached to it, ids or ``{"id", "quota"}`` (see
+        :mod:`.events`)."""
+        self._state.declare_event(
+            name,
+            attributes,
+            active_campaign,
+            workspace_id=workspace_id,
+            flow=flow,
+            campaigns=campaigns,
+            flows=flows,
+        )
 
     def events(self, workspace_id: str | None = None) -> dict[str, dict[str, Any]]:
         """The declared events of a workspace, in the form ``events=`` accepts."""

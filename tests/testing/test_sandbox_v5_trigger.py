@@ -249,3 +249,22 @@ def test_the_access_log_says_the_status_and_the_response_id(
     assert f"POST {V5_TRIGGER} -> 200 SUCCESS event=PriceDrop" in line
     assert line.endswith(f"response_id={answer.json()['response_id']}")
     assert WORKSPACE not in line and API_KEY not in line
+
+
+def test_the_airflow_connection_can_carry_extras(make_sandbox: Callable[..., MoEngageSandbox]) -> None:
+    from airflow.models.connection import Connection
+
+    sb = make_sandbox()
+    plain = Connection.from_json(sb.airflow_conn_json())
+    assert plain.extra_dejson == {} and plain.port == sb.port
+    conn = sb.airflow_connection(extra={"api_version": "v5"})
+    from_json = Connection.from_json(conn.json())
+    from_uri = Connection(uri=conn.uri())
+    for parsed in (from_json, from_uri):
+        assert parsed.extra_dejson == {"api_version": "v5"}
+        assert (parsed.host, parsed.port, parsed.login, parsed.password) == (
+            "127.0.0.1",
+            sb.port,
+            WORKSPACE,
+            API_KEY,
+        )

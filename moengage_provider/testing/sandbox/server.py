@@ -229,12 +229,19 @@ class MoEngageSandbox:
         return self._state.workspace().api_key
 
     # -- the Airflow connection (one place builds it: connection.py) ----------------------------
-    def airflow_connection(self, conn_type: str = "moengage") -> connection.SandboxConnection:
-        return connection.SandboxConnection(self.host, self.port, self.workspace_id, self.api_key, conn_type)
+    def airflow_connection(
+        self, conn_type: str = "moengage", *, extra: Mapping[str, Any] | None = None
+    ) -> connection.SandboxConnection:
+        """The Airflow connection for this sandbox; ``extra`` e.g. ``{"api_version": "v5"}``."""
+        return connection.SandboxConnection(
+            self.host, self.port, self.workspace_id, self.api_key, conn_type, extra=extra
+        )
 
-    def airflow_conn_json(self, conn_type: str = "moengage") -> str:
+    def airflow_conn_json(
+        self, conn_type: str = "moengage", *, extra: Mapping[str, Any] | None = None
+    ) -> str:
         """The JSON form of an Airflow connection pointing at this sandbox (for AIRFLOW_CONN_...)."""
-        return self.airflow_connection(conn_type).json()
+        return self.airflow_connection(conn_type, extra=extra).json()
 
     # -- configuration ----------------------------------------------------------------------------
     def add_workspace(

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 
 @dataclass(frozen=True)
@@ -18,9 +18,11 @@ class SandboxConnection:
     password: str
     conn_type: str = "moengage"
     schema: str = "http"
+    #: the connection's extras (e.g. ``{"api_version": "v5"}``); none by default
+    extra: Mapping[str, Any] | None = field(default=None)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        fields: dict[str, Any] = {
             "conn_type": self.conn_type,
             "host": self.host,
             "port": self.port,
@@ -28,6 +30,9 @@ class SandboxConnection:
             "login": self.login,
             "password": self.password,
         }
+        if self.extra:
+            fields["extra"] = dict(self.extra)
+        return fields
 
     def json(self) -> str:
         """For ``AIRFLOW_CONN_<ID>``: Airflow reads a JSON connection from an environment variable."""
@@ -37,7 +42,8 @@ class SandboxConnection:
         """For ``airflow connections add --conn-uri``; the schema (``http``) is the URI's path."""
         host = f"[{self.host}]" if ":" in self.host else self.host
         login, password = quote(self.login, safe=""), quote(self.password, safe="")
-        return f"{self.conn_type}://{login}:{password}@{host}:{self.port}/{self.schema}"
+        query = f"?{urlencode(dict(self.extra))}" if self.extra else ""
+        return f"{self.conn_type}://{login}:{password}@{host}:{self.port}/{self.schema}{query}"
 
     def env(self, conn_id: str = "moengage_default") -> dict[str, str]:
         """``AIRFLOW_CONN_<CONN_ID>`` (the JSON form), and ``NO_PROXY`` / ``no_proxy`` with the sandbox's

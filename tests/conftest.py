@@ -163,11 +163,30 @@ VERSION_GAPS = [
 ]
 
 
+@pytest.hookimpl(trylast=True)  # after the folders' conftests have marked their tests
 def pytest_collection_modifyitems(config, items):
     for item in items:
         for applies, part, reason in VERSION_GAPS:
             if applies and part in item.nodeid:
                 item.add_marker(pytest.mark.skip(reason=f"Airflow {AIRFLOW_VERSION}: {reason}"))
+    if getattr(config.option, "loadgroup", False):  # an xdist worker of `--dist loadgroup`
+        _name_xdist_groups_in_test_ids(items)
+
+
+def _name_xdist_groups_in_test_ids(items) -> None:
+    """
+    ``--dist loadgroup`` keeps the tests of one ``xdist_group`` on one worker: the worker appends
+    ``@group`` to each test's id and the scheduler groups by it. pytest-xdist 3.8 writes the id where
+    pytest 9.2 no longer reads it (pytest-dev/pytest-xdist#1386), so every group would be spread over
+    the workers, starting its deployment or server once on each: append the group here when missing.
+    """
+    for item in items:
+        names = {
+            m.args[0] if m.args else m.kwargs.get("name", "default") for m in item.iter_markers("xdist_group")
+        }
+        suffix = "@" + "_".join(sorted(map(str, names)))
+        if names and not item.nodeid.endswith(suffix):
+            item._id = type(item._id).parse(item.nodeid + suffix)
 
 
 def airflow_env(**extra: str) -> dict[str, str]:

@@ -147,11 +147,6 @@ VERSION_GAPS = [
     ),
     (
         not AIRFLOW_3_PLUS,
-        "test_dashboard_link_follows_the_connection",
-        "Airflow 2 computes extra links in the webserver when they are shown; no stored link to read back",
-    ),
-    (
-        not AIRFLOW_3_PLUS,
         "test_wheel_and_sdist_pass_twine_check",
         "Airflow 2.11's pins hold twine at 6.2, which cannot read metadata 2.5; checked with uv.lock's tools",
     ),

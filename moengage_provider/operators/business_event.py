@@ -54,20 +54,33 @@ class MoEngageDashboardLink(BaseOperatorLink):
     """
     "MoEngage campaigns" button on the task: where to check that the event's campaigns went out.
 
-    Computed in the worker after the task runs (Airflow stores it with the task instance), from the
-    connection's data center; empty when the connection only has a host (proxy or sandbox).
+    The running task stores the page's address (``persist``), since the webserver cannot work it out:
+    Airflow 2 builds links from the serialized operator, which has no hook nor connection. The address
+    is the data center's dashboard only (no workspace ID, no key: MoEngage's login picks the workspace).
+    Empty when the connection only has a host (proxy or sandbox), or the task never started.
     """
 
     name = "MoEngage campaigns"
+    #: The task instance's XCom that holds the page's address.
+    url_xcom_key: ClassVar[str] = "moengage_campaigns_url"
+
+    @classmethod
+    def persist(cls, context: Context, hook: MoEngageHook) -> None:
+        """
+        Store the page's address with the task instance, before the task calls MoEngage. Once per try:
+        Airflow clears a task instance's XComs when a try starts, not when it resumes after a deferral.
+        """
+        try:
+            url = hook.dashboard_url()
+        except Exception:  # a broken connection fails the task with its own clear error, later
+            return
+        if url:
+            context["ti"].xcom_push(key=cls.url_xcom_key, value=url)
 
     def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
-        hook = getattr(operator, "hook", None)
-        if hook is None:
-            return ""
-        try:
-            return hook.dashboard_url() or ""
-        except Exception:  # a broken connection already failed the task with a clear error
-            return ""
+        from airflow.providers.common.compat.sdk import XCom
+
+        return XCom.get_value(ti_key=ti_key, key=self.url_xcom_key) or ""
 
 
 @contextmanager
@@ -214,6 +227,7 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
     # -- running ---------------------------------------------------------------------------------
 
     def execute(self, context: Context) -> dict[str, Any]:
+        MoEngageDashboardLink.persist(context, self.hook)
         return self._run_try(context, resumed=False)
 
     def execute_after_rate_limit(self, context: Context, event: Any = None) -> dict[str, Any]:
@@ -348,6 +362,7 @@ class CreateBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
             invalid_event_fails_the_task,
         )
 
+        MoEngageDashboardLink.persist(context, self.hook)
         with invalid_event_fails_the_task():
             name = validate_event_name(self.event_name)
             creator = validate_triggered_by(self.created_by, field="created_by")

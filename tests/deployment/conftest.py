@@ -72,7 +72,13 @@ def start_deployment(root: Path, executor: str, migrated_db: Path, sandbox: MoEn
 def samples_sandbox() -> Iterator[MoEngageSandbox]:
     """Strict, like a real workspace: the sample events declared as in dags/data/moengage_events.json."""
     sandbox = MoEngageSandbox(
-        WORKSPACE, "sbx-" + secrets.token_urlsafe(16), events=DECLARED_EVENTS, permissive=False
+        WORKSPACE,
+        "sbx-" + secrets.token_urlsafe(16),
+        events=DECLARED_EVENTS,
+        permissive=False,
+        # One shared sandbox takes ~18 triggers in a few minutes: one window of 50, not the published
+        # 10 per 5 minutes (the rate-limit tests cover waiting those out, in windows of seconds).
+        hourly_limit=50,
     )
     sandbox.start()
     try:

@@ -12,6 +12,9 @@ Usage::
     @pytest.mark.moengage_sandbox(permissive=False, events={"E": {"attributes": {"a": "string"}}})
     def test_strict(moengage_sandbox): ...
 
+    @pytest.mark.moengage_sandbox(api_version="api-v5")  # the connection's extra api_version
+    def test_v5(moengage_sandbox): ...
+
 Airflow state is isolated: tests using the fixture run on an Airflow home of the session's own
 (migrated SQLite), unless ``moengage_sandbox_airflow_home = keep`` (ini) or the environment variable
 ``MOENGAGE_SANDBOX_AIRFLOW_HOME=keep`` says to use the one already configured.
@@ -50,7 +53,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         f"{MARKER}(**kwargs): keyword arguments for the MoEngageSandbox that the moengage_sandbox "
-        "fixture starts (events=..., permissive=..., hourly_limit=..., hour_seconds=..., ...).",
+        "fixture starts (events=..., permissive=..., hourly_limit=..., hour_seconds=..., ...); "
+        "api_version=... sets the connection's extra api_version (e.g. 'api-v5').",
     )
 
 
@@ -103,9 +107,12 @@ def moengage_sandbox(
         if marker.args:
             raise pytest.UsageError(f"@pytest.mark.{MARKER} takes keyword arguments only")
         kwargs.update(marker.kwargs)
+    api_version = kwargs.pop("api_version", None)
     with ExitStack() as stack:
         if moengage_sandbox_airflow_home is not None:
             stack.enter_context(moengage_sandbox_airflow_home.active())
         sandbox = stack.enter_context(MoEngageSandbox(**kwargs))
-        monkeypatch.setenv(env_var_name(moengage_sandbox_conn_id), sandbox.airflow_conn_json())
+        monkeypatch.setenv(
+            env_var_name(moengage_sandbox_conn_id), sandbox.airflow_conn_json(api_version=api_version)
+        )
         yield sandbox

@@ -16,9 +16,11 @@ class SandboxConnection:
     password: str
     conn_type: str = "moengage"
     schema: str = "http"
+    #: The connection's extra ``api_version`` (None: unset, the provider's default, v1.0).
+    api_version: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        conn: dict[str, Any] = {
             "conn_type": self.conn_type,
             "host": self.host,
             "port": self.port,
@@ -26,6 +28,9 @@ class SandboxConnection:
             "login": self.login,
             "password": self.password,
         }
+        if self.api_version is not None:
+            conn["extra"] = {"api_version": self.api_version}
+        return conn
 
     def json(self) -> str:
         """For ``AIRFLOW_CONN_<ID>``: Airflow reads a JSON connection from an environment variable."""
@@ -35,7 +40,8 @@ class SandboxConnection:
         """For ``airflow connections add --conn-uri``; the schema (``http``) is the URI's path."""
         host = f"[{self.host}]" if ":" in self.host else self.host
         login, password = quote(self.login, safe=""), quote(self.password, safe="")
-        return f"{self.conn_type}://{login}:{password}@{host}:{self.port}/{self.schema}"
+        query = "" if self.api_version is None else f"?api_version={quote(self.api_version, safe='')}"
+        return f"{self.conn_type}://{login}:{password}@{host}:{self.port}/{self.schema}{query}"
 
     def env(self, conn_id: str = "moengage_default") -> dict[str, str]:
         """``{"AIRFLOW_CONN_<CONN_ID>": json}``, to merge into a child's environment."""

@@ -229,12 +229,17 @@ class MoEngageSandbox:
         return self._state.workspace().api_key
 
     # -- the Airflow connection (one place builds it: connection.py) ----------------------------
-    def airflow_connection(self, conn_type: str = "moengage") -> connection.SandboxConnection:
-        return connection.SandboxConnection(self.host, self.port, self.workspace_id, self.api_key, conn_type)
+    def airflow_connection(
+        self, conn_type: str = "moengage", *, api_version: str | None = None
+    ) -> connection.SandboxConnection:
+        """The Airflow connection pointing at this sandbox; ``api_version``: its extra (e.g. ``"api-v5"``)."""
+        return connection.SandboxConnection(
+            self.host, self.port, self.workspace_id, self.api_key, conn_type, api_version=api_version
+        )
 
-    def airflow_conn_json(self, conn_type: str = "moengage") -> str:
+    def airflow_conn_json(self, conn_type: str = "moengage", *, api_version: str | None = None) -> str:
         """The JSON form of an Airflow connection pointing at this sandbox (for AIRFLOW_CONN_...)."""
-        return self.airflow_connection(conn_type).json()
+        return self.airflow_connection(conn_type, api_version=api_version).json()
 
     # -- configuration ----------------------------------------------------------------------------
     def add_workspace(

@@ -216,11 +216,15 @@ class SpawnedSandbox:
     def port(self) -> int:
         return int(self.url.rsplit(":", 1)[1])
 
-    def airflow_connection(self, conn_type: str = "moengage") -> SandboxConnection:
-        return SandboxConnection(self.host, self.port, self.workspace_id, self.api_key, conn_type)
+    def airflow_connection(
+        self, conn_type: str = "moengage", *, api_version: str | None = None
+    ) -> SandboxConnection:
+        return SandboxConnection(
+            self.host, self.port, self.workspace_id, self.api_key, conn_type, api_version=api_version
+        )
 
-    def airflow_conn_json(self, conn_type: str = "moengage") -> str:
-        return self.airflow_connection(conn_type).json()
+    def airflow_conn_json(self, conn_type: str = "moengage", *, api_version: str | None = None) -> str:
+        return self.airflow_connection(conn_type, api_version=api_version).json()
 
     # -- the control API --------------------------------------------------------------------------
     def control(self, path: str, *, method: str = "GET", body: Any = None, timeout: float = 30.0) -> Any:

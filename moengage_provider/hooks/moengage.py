@@ -35,6 +35,7 @@ from moengage_provider.api.versions import (
 from moengage_provider.exceptions import (
     MoEngageConfigurationError,
     MoEngageError,
+    MoEngageQuotaExhaustedError,
     invalid_event_fails_the_task,
     mention_request_id,
 )
@@ -217,6 +218,8 @@ class MoEngageHook(BaseHook):
             refuse_undelivered(read, api.trigger_path)
         except MoEngageError as err:
             mention_request_id(err, request_id)
+            if isinstance(err, MoEngageQuotaExhaustedError):  # the wait that follows speaks of rate limits
+                self.log.warning("%s", err)
             raise
         self.log.info(
             "MoEngage business event %r triggered on %s (attributes: %s) in %.0f ms%s",

@@ -35,6 +35,7 @@ from moengage_provider.api.versions import (
 from moengage_provider.exceptions import (
     MoEngageConfigurationError,
     MoEngageError,
+    MoEngageNoActiveCampaignError,
     MoEngageQuotaExhaustedError,
     invalid_event_fails_the_task,
     mention_request_id,
@@ -220,6 +221,8 @@ class MoEngageHook(BaseHook):
             mention_request_id(err, request_id)
             if isinstance(err, MoEngageQuotaExhaustedError):  # the wait that follows speaks of rate limits
                 self.log.warning("%s", err)
+            if isinstance(err, MoEngageNoActiveCampaignError) and self.dashboard_url():
+                err.add_context(f"The workspace's campaigns: {self.dashboard_url()}")
             raise
         self.log.info(
             "MoEngage business event %r triggered on %s (attributes: %s) in %.0f ms%s",

@@ -3,6 +3,9 @@ What MoEngage accepts as a business event, checked before anything is sent.
 
 Shared by the hook, the operator and the notifier so there is one answer to "is this a valid
 event?". It knows neither HTTP nor Airflow: it takes Python values and returns the JSON-ready body.
+What differs between API versions (booleans; ``triggered_by`` required) comes as the version's
+:class:`~moengage_provider.api.versions.PayloadRules`: the legacy API's unless told otherwise, and at
+DAG parse, where the connection is not known, :data:`~moengage_provider.api.versions.ANY_VERSION`.
 Here: attribute values, the body and its bytes; the event name, ``triggered_by`` and the error
 class are in ``text_fields``; the types an event declares in MoEngage are in ``declared``.
 """
@@ -26,6 +29,7 @@ from moengage_provider.api.text_fields import (
     validate_event_name,
     validate_triggered_by,
 )
+from moengage_provider.api.versions import LEGACY, PayloadRules
 
 #: Our own guard: MoEngage publishes no payload size limit, so refuse bodies no event needs.
 MAX_BODY_BYTES = 256 * 1024
@@ -63,7 +67,7 @@ def _bounded(number: int, where: str) -> int:
     return number
 
 
-def _normalize_scalar(value: Any, where: str) -> Any:
+def _normalize_scalar(value: Any, where: str, rules: PayloadRules) -> Any:
     kind = type(value)  # never isinstance(): a hostile __class__ could raise
     if kind is str:
         return plain_text(value, where, name=False)
@@ -72,10 +76,13 @@ def _normalize_scalar(value: Any, where: str) -> Any:
     if kind is float:
         return _finite(value, value, where)
     if issubclass(kind, bool):
+        if rules.booleans:
+            return value
         raise InvalidBusinessEventError(
             where,
-            "is a boolean, which MoEngage attributes cannot hold (types: string, int, float, array, date); "
-            "send 'true'/'false' as a string or 1/0 as an int.",
+            f"is a boolean, which the legacy API ({rules.api}) cannot carry (types: string, int, float, "
+            "array, date); send 'true'/'false' as a string or 1/0 as an int, or set the connection's "
+            "api_version to v5, whose attributes may be booleans.",
         )
     if issubclass(kind, str):
         return plain_text(value, where, name=False)
@@ -138,13 +145,15 @@ def _not_an_attribute_value(kind: type, value: Any, where: str) -> InvalidBusine
     )
 
 
-def _normalize_value(value: Any, where: str) -> Any:
+def _normalize_value(value: Any, where: str, rules: PayloadRules) -> Any:
     try:
         if type(value) is str:
             return plain_text(value, where, name=False)
         if issubclass(type(value), (list, tuple)):
-            return [_normalize_scalar(item, f"{where}[{index}]") for index, item in enumerate(list(value))]
-        return _normalize_scalar(value, where)
+            return [
+                _normalize_scalar(item, f"{where}[{index}]", rules) for index, item in enumerate(list(value))
+            ]
+        return _normalize_scalar(value, where, rules)
     except InvalidBusinessEventError:
         raise
     except Exception as err:  # a value whose own methods fail (__float__, __iter__, isoformat...)
@@ -175,13 +184,16 @@ def _attribute_name(key: object) -> str:
     return name
 
 
-def normalize_event_attributes(event_attributes: object) -> dict[str, Any]:
+def normalize_event_attributes(
+    event_attributes: object, rules: PayloadRules = LEGACY.payload
+) -> dict[str, Any]:
     """
     Return the attributes as MoEngage will receive them, types kept.
 
-    Ints stay ints, lists stay lists, strings stay strings (even "12"); dates and datetimes become
-    ISO 8601 text because MoEngage publishes no date format. Any mapping is read; what it holds must
-    be plain data: anything else is an :class:`InvalidBusinessEventError` naming the attribute.
+    Ints stay ints, lists stay lists, strings stay strings (even "12"), booleans stay booleans where
+    the API takes them (``rules``); dates and datetimes become ISO 8601 text. Any mapping is read;
+    what it holds must be plain data: anything else is an :class:`InvalidBusinessEventError` naming
+    the attribute.
     """
     kind = type(event_attributes)
     if issubclass(kind, str):
@@ -216,26 +228,36 @@ def normalize_event_attributes(event_attributes: object) -> dict[str, Any]:
         ):
             normalized[name] = value
         else:
-            normalized[name] = _normalize_value(value, f"event_attributes.{name}")
+            normalized[name] = _normalize_value(value, f"event_attributes.{name}", rules)
     return normalized
 
 
 def prepare_trigger(
-    event_name: object, event_attributes: object, triggered_by: object = None
+    event_name: object,
+    event_attributes: object,
+    triggered_by: object = None,
+    rules: PayloadRules = LEGACY.payload,
 ) -> PreparedTrigger:
     """
-    Validate and encode a trigger once: the body and the exact bytes to send.
+    Validate and encode a trigger once, for the API whose ``rules`` apply: the body and the exact
+    bytes to send.
 
     Total: for any Python values it returns, or raises :class:`InvalidBusinessEventError` naming the
     field; never another exception.
     """
     body: dict[str, Any] = {
         "event_name": validate_event_name(event_name),
-        "event_attributes": normalize_event_attributes(event_attributes),
+        "event_attributes": normalize_event_attributes(event_attributes, rules),
     }
     email = validate_triggered_by(triggered_by)
     if email is not None:
         body["triggered_by"] = email
+    elif rules.triggered_by_required:
+        raise InvalidBusinessEventError(
+            "triggered_by",
+            f"is required by MoEngage's Business Events API V5 (the connection's {rules.api}): set it to "
+            "the email of whoever fires the event, e.g. 'data-team@example.com'.",
+        )
     data = encode_body(body)
     if len(data) > MAX_BODY_BYTES:
         raise InvalidBusinessEventError(

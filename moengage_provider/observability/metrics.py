@@ -21,7 +21,7 @@ import importlib
 import logging
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -71,6 +71,14 @@ METRICS: dict[str, Metric] = {
     "client_error": Metric(
         "counter", "MoEngage refused the request for good (4xx)", "status", ("400", "401"), open_values=True
     ),
+    "campaigns_triggered": Metric(
+        "counter",
+        "API V5: campaigns and flows a trigger reached (its `summary.triggered`), counted by that number",
+    ),
+    "campaigns_skipped": Metric(
+        "counter",
+        "API V5: campaigns and flows a trigger skipped by quota (its `summary.failed`), counted by that number",
+    ),
     "request_duration": Metric(
         "timer",
         "one trigger call, the hook's resends of requests MoEngage never got included",
@@ -109,7 +117,12 @@ def _stats() -> Any:
 
 
 def _emit(
-    name: str, event_name: str, data_center: str | None, own: object = None, seconds: float | None = None
+    name: str,
+    event_name: str,
+    data_center: str | None,
+    own: object = None,
+    seconds: float | None = None,
+    count: int = 1,
 ) -> None:
     """Emit ``name`` as its row in :data:`METRICS` says (its kind, its tag with the value ``own``)."""
     metric = METRICS.get(name)
@@ -126,7 +139,7 @@ def _emit(
     stat = f"{PREFIX}.{name}"
     try:
         if metric.kind == "counter":
-            _stats().incr(stat, tags=tags)
+            _stats().incr(stat, tags=tags) if count == 1 else _stats().incr(stat, count=count, tags=tags)
         else:
             _stats().timing(stat, dt.timedelta(seconds=max(0.0, seconds or 0.0)), tags=tags)
     except Exception:  # a metrics backend must never fail a delivery
@@ -142,6 +155,14 @@ def rate_limit_wait(event_name: str, data_center: str | None, seconds: float) ->
 def deduplicated(event_name: str, data_center: str | None, reason: str) -> None:
     """Nothing sent: this payload was delivered before (``reason``: ``rerun`` or ``idempotency_key``)."""
     _emit("deduplicated", event_name, data_center, reason)
+
+
+def campaigns(event_name: str, data_center: str | None, summary: Mapping[str, Any]) -> None:
+    """What one V5 trigger's ``summary`` says: campaigns and flows reached, and skipped by quota."""
+    for name, key in (("campaigns_triggered", "triggered"), ("campaigns_skipped", "failed")):
+        count = summary.get(key)
+        if isinstance(count, int) and not isinstance(count, bool) and count > 0:
+            _emit(name, event_name, data_center, count=count)
 
 
 def try_finished(report: TryReport) -> None:

@@ -23,13 +23,13 @@ from moengage_provider.api.payload import (
     PreparedTrigger,
     attributes_from_rendered,
     normalize_event_attributes,
-    prepare_trigger,
 )
 from moengage_provider.api.text_fields import (
     InvalidBusinessEventError,
     validate_event_name,
     validate_triggered_by,
 )
+from moengage_provider.api.versions import ANY_VERSION
 from moengage_provider.operators.templating import PlainStringsStayPlain, has_template_markers, is_literal
 
 if TYPE_CHECKING:
@@ -157,6 +157,7 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
     #: How this task's latest try ended, for the lineage facets (None: it ended before sending anything).
     _lineage_report: TryReport | None = None
 
+    # At DAG parse the connection (and so its API version) is not known: refuse only what no version takes.
     def __init__(
         self,
         *,
@@ -216,7 +217,7 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
             if is_literal(triggered_by):
                 validate_triggered_by(triggered_by, strict=False)  # strictly at run time
             if not isinstance(event_attributes, str) and is_literal(event_attributes):
-                normalize_event_attributes(event_attributes)
+                normalize_event_attributes(event_attributes, ANY_VERSION)
 
     @cached_property
     def hook(self) -> MoEngageHook:
@@ -235,11 +236,12 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
         return self._run_try(context, resumed=True)
 
     def prepare_payload(self) -> PreparedTrigger:
-        """Validate and encode the rendered fields, once; a bad value fails the task with nothing sent."""
+        """Validate and encode the rendered fields, once, for the connection's API version; a bad value
+        fails the task with nothing sent."""
         from moengage_provider.exceptions import invalid_event_fails_the_task
 
         with invalid_event_fails_the_task():
-            return prepare_trigger(
+            return self.hook.prepare_trigger(
                 self.event_name, attributes_from_rendered(self.event_attributes), self.triggered_by
             )
 
@@ -279,6 +281,11 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
         )
         try:
             return attempt.run()
+        except Exception as err:  # API V5: every error names the delivery's X-MOE-Request-Id
+            from moengage_provider.exceptions import mention_request_id
+
+            mention_request_id(err, attempt.request_id)
+            raise
         finally:
             self._try_finished(attempt.report)
 
@@ -315,7 +322,9 @@ class CreateBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
     Declare a MoEngage business event and its typed attributes, idempotently.
 
     Already there with the same attributes: nothing to do. Already there with different ones: a clear
-    error (MoEngage events cannot be redefined through the API; create a new name instead).
+    error (MoEngage events cannot be redefined through the API; create a new name instead). Always
+    through MoEngage's legacy API (look-up and create), whatever the connection's ``api_version``:
+    creating an event has not moved to V5.
 
     :param event_name: Name of the business event. Templated.
     :param attribute_types: Attribute name -> ``string``, ``int``, ``float``, ``array`` or ``date``.
@@ -355,7 +364,7 @@ class CreateBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
         return MoEngageHook(moengage_conn_id=self.moengage_conn_id)
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from moengage_provider.api.declared import declared_attribute_types
+        from moengage_provider.api.versions import LEGACY
         from moengage_provider.exceptions import (
             AirflowFailException,
             MoEngageValidationError,
@@ -368,9 +377,16 @@ class CreateBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
             creator = validate_triggered_by(self.created_by, field="created_by")
         if creator is None:
             raise MoEngageValidationError("created_by", "is required by MoEngage: the creator's email.")
-        existing = self.hook.get_business_event(name)
+        if self.hook.api is not LEGACY:
+            self.log.info(
+                "Creating through MoEngage's legacy API (POST %s), whatever the connection's api_version "
+                "(%s): MoEngage has not moved creating business events to V5.",
+                LEGACY.create_path,
+                self.hook.api.name,
+            )
+        existing = self.hook.get_business_event(name, api_version=LEGACY.name)
         if existing is not None:
-            declared = declared_attribute_types(existing)
+            declared = dict(LEGACY.declared_event(existing).attributes)
             if declared != self.attribute_types:
                 raise AirflowFailException(
                     f"MoEngage business event {name!r} already exists with different attributes: declared "

@@ -12,6 +12,9 @@ Usage::
     @pytest.mark.moengage_sandbox(permissive=False, events={"E": {"attributes": {"a": "string"}}})
     def test_strict(moengage_sandbox): ...
 
+    @pytest.mark.moengage_sandbox(api_version="v5")  # the connection's extra api_version
+    def test_v5(moengage_sandbox): ...
+
 Requests to the sandbox bypass any proxy from the environment (NO_PROXY gets its host, for the
 test), and ``run_dag`` runs retries at once (``retry_delay_cap``), so a failing DAG fails the test
 quickly. Airflow state is isolated: tests using the fixture run on an Airflow home of the session's own
@@ -52,7 +55,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         f"{MARKER}(**kwargs): keyword arguments for the MoEngageSandbox that the moengage_sandbox "
-        "fixture starts (events=..., permissive=..., hourly_limit=..., hour_seconds=..., ...).",
+        "fixture starts (events=..., permissive=..., hourly_limit=..., hour_seconds=..., ...); "
+        "api_version=... sets the connection's extra api_version (e.g. 'v5').",
     )
 
 
@@ -105,10 +109,12 @@ def moengage_sandbox(
         if marker.args:
             raise pytest.UsageError(f"@pytest.mark.{MARKER} takes keyword arguments only")
         kwargs.update(marker.kwargs)
+    api_version = kwargs.pop("api_version", None)
     with ExitStack() as stack:
         if moengage_sandbox_airflow_home is not None:
             stack.enter_context(moengage_sandbox_airflow_home.active())
         sandbox = stack.enter_context(MoEngageSandbox(**kwargs))
-        for name, value in sandbox.airflow_connection().env(moengage_sandbox_conn_id).items():
+        connection = sandbox.airflow_connection(api_version=api_version)
+        for name, value in connection.env(moengage_sandbox_conn_id).items():
             monkeypatch.setenv(name, value)
         yield sandbox

@@ -128,3 +128,20 @@ def test_dashboard_link_follows_the_connection(
 
     links = links_as_the_webserver_shows_them(dag, result.run_id, "MoEngage campaigns")
     assert links == {"create": expected, "fire": expected}
+
+
+@pytest.mark.moengage_sandbox(api_version="v5")
+def test_the_notifier_speaks_the_api_of_its_connection(moengage_sandbox):
+    """Under V5 it sends an X-MOE-Request-Id and needs triggered_by, as the operator does."""
+    from moengage_provider.exceptions import MoEngageValidationError
+
+    without_email = MoEngageBusinessEventNotifier(event_name="PipelineDone", event_attributes={"ok": True})
+    with pytest.raises(MoEngageValidationError, match=r"triggered_by: is required"):
+        without_email.notify({})  # type: ignore[arg-type]
+    assert moengage_sandbox.requests == []
+    MoEngageBusinessEventNotifier(
+        event_name="PipelineDone", event_attributes={"ok": True}, triggered_by="ops@example.com"
+    ).notify({})  # type: ignore[arg-type]
+    [request] = moengage_sandbox.requests
+    assert request["path"] == "/v5/business-events/triggers" and request["headers"]["x-moe-request-id"]
+    assert moengage_sandbox.triggers[0]["event_attributes"] == {"ok": True}

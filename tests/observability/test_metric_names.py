@@ -31,9 +31,11 @@ class RecordingStats:
 
     def __init__(self) -> None:
         self.emitted: list[tuple[str, str, dict[str, str]]] = []
+        self.counts: dict[str, int] = {}
 
-    def incr(self, stat: str, tags: dict[str, str]) -> None:
-        self.emitted.append((stat, "counter", tags))
+    def incr(self, stat: str, count: int = 1, tags: dict[str, str] | None = None) -> None:
+        self.emitted.append((stat, "counter", tags or {}))
+        self.counts[stat] = self.counts.get(stat, 0) + count
 
     def timing(self, stat: str, value: Any, tags: dict[str, str]) -> None:
         self.emitted.append((stat, "timer", tags))
@@ -78,6 +80,7 @@ def emit_everything() -> None:
         except BaseException as raised:
             assert raised is error
     metrics.rate_limit_wait("PriceDrop", None, 12.5)
+    metrics.campaigns("PriceDrop", "01", {"total": 5, "triggered": 3, "failed": 2})
     for reason in get_args(Deduplicated):
         metrics.try_finished(report(outcome="deduplicated", deduplicated=reason))
     for action in (Action.SEND, Action.SKIP, Action.FAIL, Action.CHECK):
@@ -104,6 +107,12 @@ def test_every_row_and_every_declared_tag_value_is_emitted(stats: RecordingStats
         if metric.tag and not metric.open_values:
             seen = {tags[metric.tag] for stat, _, tags in stats.emitted if stat == f"{PREFIX}.{name}"}
             assert seen == set(metric.values), name
+
+
+def test_campaign_counters_count_by_the_numbers_v5_reports(stats: RecordingStats):
+    metrics.campaigns("PriceDrop", "01", {"total": 5, "triggered": 3, "failed": 2})
+    metrics.campaigns("PriceDrop", "01", {"total": 0, "triggered": 0, "failed": 0})  # nothing to count
+    assert stats.counts == {f"{PREFIX}.campaigns_triggered": 3, f"{PREFIX}.campaigns_skipped": 2}
 
 
 def test_tag_values_come_from_the_tables_that_decide_them():

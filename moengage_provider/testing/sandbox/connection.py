@@ -70,3 +70,10 @@ def no_proxy_env(host: str, environ: Mapping[str, str] = os.environ) -> dict[str
                 entries.append(entry.strip())
     value = ",".join(entries)
     return {"NO_PROXY": value, "no_proxy": value}
+
+
+def with_api_version(extra: Mapping[str, Any] | None, api_version: str | None) -> Mapping[str, Any] | None:
+    """``extra`` with ``api_version`` set when one is given (the provider's connection extra)."""
+    if api_version is None:
+        return extra
+    return {**(extra or {}), "api_version": api_version}

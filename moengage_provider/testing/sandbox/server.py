@@ -230,18 +230,32 @@ class MoEngageSandbox:
 
     # -- the Airflow connection (one place builds it: connection.py) ----------------------------
     def airflow_connection(
-        self, conn_type: str = "moengage", *, extra: Mapping[str, Any] | None = None
+        self,
+        conn_type: str = "moengage",
+        *,
+        extra: Mapping[str, Any] | None = None,
+        api_version: str | None = None,
     ) -> connection.SandboxConnection:
-        """The Airflow connection for this sandbox; ``extra`` e.g. ``{"api_version": "v5"}``."""
+        """The Airflow connection for this sandbox; ``extra`` e.g. ``{"api_version": "v5"}``, or
+        ``api_version`` alone (the same extra)."""
         return connection.SandboxConnection(
-            self.host, self.port, self.workspace_id, self.api_key, conn_type, extra=extra
+            self.host,
+            self.port,
+            self.workspace_id,
+            self.api_key,
+            conn_type,
+            extra=connection.with_api_version(extra, api_version),
         )
 
     def airflow_conn_json(
-        self, conn_type: str = "moengage", *, extra: Mapping[str, Any] | None = None
+        self,
+        conn_type: str = "moengage",
+        *,
+        extra: Mapping[str, Any] | None = None,
+        api_version: str | None = None,
     ) -> str:
         """The JSON form of an Airflow connection pointing at this sandbox (for AIRFLOW_CONN_...)."""
-        return self.airflow_connection(conn_type, extra=extra).json()
+        return self.airflow_connection(conn_type, extra=extra, api_version=api_version).json()
 
     # -- configuration ----------------------------------------------------------------------------
     def add_workspace(

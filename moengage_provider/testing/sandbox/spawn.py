@@ -217,16 +217,29 @@ class SpawnedSandbox:
         return int(self.url.rsplit(":", 1)[1])
 
     def airflow_connection(
-        self, conn_type: str = "moengage", *, extra: Mapping[str, Any] | None = None
+        self,
+        conn_type: str = "moengage",
+        *,
+        extra: Mapping[str, Any] | None = None,
+        api_version: str | None = None,
     ) -> SandboxConnection:
         return SandboxConnection(
-            self.host, self.port, self.workspace_id, self.api_key, conn_type, extra=extra
+            self.host,
+            self.port,
+            self.workspace_id,
+            self.api_key,
+            conn_type,
+            extra=with_api_version(extra, api_version),
         )
 
     def airflow_conn_json(
-        self, conn_type: str = "moengage", *, extra: Mapping[str, Any] | None = None
+        self,
+        conn_type: str = "moengage",
+        *,
+        extra: Mapping[str, Any] | None = None,
+        api_version: str | None = None,
     ) -> str:
-        return self.airflow_connection(conn_type, extra=extra).json()
+        return self.airflow_connection(conn_type, extra=extra, api_version=api_version).json()
 
     # -- the control API --------------------------------------------------------------------------
     def control(self, path: str, *, method: str = "GET", body: Any = None, timeout: float = 30.0) -> Any:

@@ -24,7 +24,7 @@ from types import TracebackType
 from typing import IO, Any
 
 from moengage_provider.testing.sandbox.banner import LISTENING
-from moengage_provider.testing.sandbox.connection import SandboxConnection
+from moengage_provider.testing.sandbox.connection import SandboxConnection, with_api_version
 
 #: Seconds to wait for the child to say it listens; a loaded CI machine needs more than a laptop.
 DEFAULT_START_TIMEOUT = 60.0

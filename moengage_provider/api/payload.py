@@ -4,8 +4,8 @@ What MoEngage accepts as a business event, checked before anything is sent.
 Shared by the hook, the operator and the notifier so there is one answer to "is this a valid
 event?". It knows neither HTTP nor Airflow: it takes Python values and returns the JSON-ready body.
 What differs between API versions (booleans; ``triggered_by`` required) comes as the version's
-:class:`~moengage_provider.api.versions.PayloadRules`: the legacy API's unless told otherwise, and at
-DAG parse, where the connection is not known, :data:`~moengage_provider.api.versions.ANY_VERSION`.
+:class:`PayloadRules`: the legacy API's unless told otherwise, and at
+DAG parse, where the connection is not known, :data:`ANY_VERSION`.
 Here: attribute values, the body and its bytes; the event name, ``triggered_by`` and the error
 class are in ``text_fields``; the types an event declares in MoEngage are in ``declared``.
 """
@@ -29,7 +29,29 @@ from moengage_provider.api.text_fields import (
     validate_event_name,
     validate_triggered_by,
 )
-from moengage_provider.api.versions import LEGACY, PayloadRules
+
+
+@dataclass(frozen=True)
+class PayloadRules:
+    """What one API takes in a trigger beyond the rules every version shares (each version's adapter
+    in ``api/versions.py`` names its rules; they live here, so a DAG file's import stops here)."""
+
+    #: How messages name the API (``api_version v1.0``).
+    api: str
+    #: Attribute values may be booleans.
+    booleans: bool
+    #: ``triggered_by`` must be given.
+    triggered_by_required: bool
+
+
+LEGACY_RULES = PayloadRules("api_version v1.0", booleans=False, triggered_by_required=False)
+V5_RULES = PayloadRules("api_version v5", booleans=True, triggered_by_required=True)
+#: At DAG parse the connection is not known: refuse only what no version accepts.
+ANY_VERSION = PayloadRules(
+    "any API version",
+    booleans=LEGACY_RULES.booleans or V5_RULES.booleans,
+    triggered_by_required=LEGACY_RULES.triggered_by_required and V5_RULES.triggered_by_required,
+)
 
 #: Our own guard: MoEngage publishes no payload size limit, so refuse bodies no event needs.
 MAX_BODY_BYTES = 256 * 1024
@@ -185,7 +207,7 @@ def _attribute_name(key: object) -> str:
 
 
 def normalize_event_attributes(
-    event_attributes: object, rules: PayloadRules = LEGACY.payload
+    event_attributes: object, rules: PayloadRules = LEGACY_RULES
 ) -> dict[str, Any]:
     """
     Return the attributes as MoEngage will receive them, types kept.
@@ -236,7 +258,7 @@ def prepare_trigger(
     event_name: object,
     event_attributes: object,
     triggered_by: object = None,
-    rules: PayloadRules = LEGACY.payload,
+    rules: PayloadRules = LEGACY_RULES,
 ) -> PreparedTrigger:
     """
     Validate and encode a trigger once, for the API whose ``rules`` apply: the body and the exact

@@ -26,6 +26,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from moengage_provider.api.payload import LEGACY_RULES, V5_RULES, PayloadRules
+
 
 class Answer(str, enum.Enum):
     """What an answer says about the campaigns and flows attached to the event (outcomes table rows)."""
@@ -40,18 +42,6 @@ class Answer(str, enum.Enum):
     ALL_SKIPPED_BY_QUOTA = "all_skipped_by_quota"
     #: V5 403 ``FORBIDDEN``: the key authenticates but lacks the business-events scope.
     KEY_LACKS_SCOPE = "key_lacks_scope"
-
-
-@dataclass(frozen=True)
-class PayloadRules:
-    """What one API takes in a trigger beyond the rules every version shares."""
-
-    #: How messages name the API (``api_version v1.0``).
-    api: str
-    #: Attribute values may be booleans.
-    booleans: bool
-    #: ``triggered_by`` must be given.
-    triggered_by_required: bool
 
 
 ID_LISTS = ("triggered_campaign_ids", "failed_campaign_ids", "triggered_flow_ids", "failed_flow_ids")
@@ -193,7 +183,7 @@ class LegacyApi(ApiVersion):
     trigger_path = "/v1.0/business_event/trigger"
     create_path = "/v1.0/business_event"
     search_path = "/v1.0/business_event/search"
-    payload = PayloadRules("api_version v1.0", booleans=False, triggered_by_required=False)
+    payload = LEGACY_RULES
     attribute_types = ("string", "int", "float", "array", "date")
     key_hint = "the key from the 'Campaign report/Business events/...' settings tile, not the Data API key"
 
@@ -228,7 +218,7 @@ class V5Api(ApiVersion):
     trigger_path = "/v5/business-events/triggers"
     list_path = "/v5/business-events"
     search_path = "/v5/business-events/search"
-    payload = PayloadRules("api_version v5", booleans=True, triggered_by_required=True)
+    payload = V5_RULES
     attribute_types = ("string", "number", "boolean", "datetime")
     sends_request_id = True
     one_filter_per_lookup = True
@@ -332,13 +322,6 @@ V5 = V5Api()
 VERSIONS: dict[str, ApiVersion] = {version.name: version for version in (LEGACY, V5)}
 
 _SPELLINGS = {"1": LEGACY, "1.0": LEGACY, "legacy": LEGACY, "5": V5, "5.0": V5}
-
-#: At DAG parse the connection is not known: refuse only what no version accepts.
-ANY_VERSION = PayloadRules(
-    "any API version",
-    booleans=any(v.payload.booleans for v in VERSIONS.values()),
-    triggered_by_required=all(v.payload.triggered_by_required for v in VERSIONS.values()),
-)
 
 
 def api_version(value: object) -> ApiVersion:

@@ -1,5 +1,4 @@
-"""
-The business event operators: ``TriggerBusinessEventOperator`` fires an event, once;
+"""The business event operators: ``TriggerBusinessEventOperator`` fires an event, once;
 ``CreateBusinessEventOperator`` declares one and its typed attributes; both show
 ``MoEngageDashboardLink``, the workspace's campaigns page.
 
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, NoReturn, get_args
 from airflow.providers.common.compat.sdk import BaseOperator, BaseOperatorLink, conf
 
 from moengage_provider.api.payload import (
+    ANY_VERSION,
     PreparedTrigger,
     attributes_from_rendered,
     normalize_event_attributes,
@@ -29,7 +29,6 @@ from moengage_provider.api.text_fields import (
     validate_event_name,
     validate_triggered_by,
 )
-from moengage_provider.api.versions import ANY_VERSION
 from moengage_provider.operators.templating import PlainStringsStayPlain, has_template_markers, is_literal
 
 if TYPE_CHECKING:
@@ -66,10 +65,8 @@ class MoEngageDashboardLink(BaseOperatorLink):
 
     @classmethod
     def persist(cls, context: Context, hook: MoEngageHook) -> None:
-        """
-        Store the page's address with the task instance, before the task calls MoEngage. Once per try:
-        Airflow clears a task instance's XComs when a try starts, not when it resumes after a deferral.
-        """
+        """Store the page's address with the task instance, before the task calls MoEngage. Once per try:
+        Airflow clears a task instance's XComs when a try starts, not when it resumes after a deferral."""
         try:
             url = hook.dashboard_url()
         except Exception:  # a broken connection fails the task with its own clear error, later
@@ -90,6 +87,13 @@ def _refused_at_parse(op: BaseOperator) -> Iterator[None]:
         yield
     except InvalidBusinessEventError as err:
         raise ValueError(f"{type(op).__name__} {op.task_id!r}: {err}") from None
+
+
+def _one_of(op: BaseOperator, name: str, value: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        modes = ", ".join(repr(m) for m in choices)
+        raise ValueError(f"{type(op).__name__} {op.task_id!r}: {name} must be one of {modes}, got {value!r}.")
+    return value
 
 
 def _default_retry_policy() -> Any:
@@ -157,7 +161,6 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
     #: How this task's latest try ended, for the lineage facets (None: it ended before sending anything).
     _lineage_report: TryReport | None = None
 
-    # At DAG parse the connection (and so its API version) is not known: refuse only what no version takes.
     def __init__(
         self,
         *,
@@ -191,19 +194,10 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
         self.triggered_by = triggered_by
         self.moengage_conn_id = moengage_conn_id
         self.deduplicate = deduplicate
-        if if_outcome_unknown not in _IF_OUTCOME_UNKNOWN:
-            modes = ", ".join(repr(m) for m in _IF_OUTCOME_UNKNOWN)
-            raise ValueError(
-                f"{type(self).__name__} {self.task_id!r}: if_outcome_unknown must be one of {modes}, "
-                f"got {if_outcome_unknown!r}."
-            )
-        if if_check_inconclusive not in _IF_CHECK_INCONCLUSIVE:
-            raise ValueError(
-                f"{type(self).__name__} {self.task_id!r}: if_check_inconclusive must be 'fail', 'resend' or "
-                f"'skip', got {if_check_inconclusive!r}."
-            )
-        self.if_outcome_unknown = if_outcome_unknown
-        self.if_check_inconclusive = if_check_inconclusive
+        self.if_outcome_unknown = _one_of(self, "if_outcome_unknown", if_outcome_unknown, _IF_OUTCOME_UNKNOWN)
+        self.if_check_inconclusive = _one_of(
+            self, "if_check_inconclusive", if_check_inconclusive, _IF_CHECK_INCONCLUSIVE
+        )
         self.check_settle_delay = check_settle_delay
         self.idempotency_key = idempotency_key
         self.deferrable = deferrable
@@ -217,7 +211,7 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
             if is_literal(triggered_by):
                 validate_triggered_by(triggered_by, strict=False)  # strictly at run time
             if not isinstance(event_attributes, str) and is_literal(event_attributes):
-                normalize_event_attributes(event_attributes, ANY_VERSION)
+                normalize_event_attributes(event_attributes, ANY_VERSION)  # the API is not known yet
 
     @cached_property
     def hook(self) -> MoEngageHook:

@@ -81,6 +81,21 @@ def _bounded(number: int, where: str) -> int:
     return number
 
 
+def _decimal(value: decimal.Decimal, where: str) -> int | float:
+    """README: a whole ``Decimal`` (``12``, ``12.00``, ``1.2E+1``) is sent as an int, any other as a float."""
+    if not value.is_finite():
+        raise InvalidBusinessEventError(
+            where, f"is {_short(value)}, which JSON cannot carry as a number; send a finite number."
+        )
+    if value != value.to_integral_value():
+        return _finite(float(value), value, where)
+    if not INT_MIN <= value <= INT_MAX:  # compared before int(): 1E+999999 has a million digits
+        raise InvalidBusinessEventError(
+            where, "is a whole number beyond the 64-bit range MoEngage stores; send it as a string."
+        )
+    return int(value)
+
+
 def _normalize_scalar(value: Any, where: str) -> Any:
     kind = type(value)  # never isinstance(): a hostile __class__ could raise
     if kind is str:
@@ -100,13 +115,7 @@ def _normalize_scalar(value: Any, where: str) -> Any:
     if issubclass(kind, numbers.Integral):
         return _bounded(int(value), where)
     if issubclass(kind, decimal.Decimal):
-        if not value.is_finite():
-            raise InvalidBusinessEventError(
-                where, f"is {_short(value)}, which JSON cannot carry as a number; send a finite number."
-            )
-        if value.as_tuple().exponent == 0:
-            return _bounded(int(value), where)
-        return _finite(float(value), value, where)
+        return _decimal(value, where)
     if issubclass(kind, numbers.Real):
         try:
             number = float(value)

@@ -58,11 +58,10 @@ class CreateBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
     ) -> None:
         super().__init__(**kwargs)
         self.event_name = event_name
-        self.attribute_types = dict(attribute_types)
         self.created_by = created_by
         self.moengage_conn_id = moengage_conn_id
         try:
-            validate_attribute_types(self.attribute_types)
+            self.attribute_types = validate_attribute_types(attribute_types)
             if is_literal(event_name):
                 validate_event_name(event_name)
         except InvalidBusinessEventError as err:

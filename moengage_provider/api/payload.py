@@ -99,7 +99,7 @@ def _decimal(value: decimal.Decimal, where: str) -> int | float:
 def _normalize_scalar(value: Any, where: str) -> Any:
     kind = type(value)  # never isinstance(): a hostile __class__ could raise
     if kind is str:
-        return _plain_text(value, where, name=False)
+        return _plain_text(value, where)
     if kind is int:
         return _bounded(value, where)
     if kind is float:
@@ -111,18 +111,16 @@ def _normalize_scalar(value: Any, where: str) -> Any:
             "send 'true'/'false' as a string or 1/0 as an int.",
         )
     if issubclass(kind, str):
-        return _plain_text(value, where, name=False)
+        return _plain_text(value, where)
     if issubclass(kind, numbers.Integral):
         return _bounded(int(value), where)
     if issubclass(kind, decimal.Decimal):
         return _decimal(value, where)
     if issubclass(kind, numbers.Real):
         try:
-            number = float(value)
+            number = float(value)  # always an exact float: Python converts what __float__ returns
         except OverflowError:
             number = math.inf
-        if type(number) is not float:
-            raise TypeError(f"{kind.__name__}.__float__ returned {type(number).__name__}")
         return _finite(number, value, where)
     if issubclass(kind, (dt.datetime, dt.date)):
         text = value.isoformat()
@@ -158,7 +156,7 @@ def _normalize_scalar(value: Any, where: str) -> Any:
 def _normalize_value(value: Any, where: str) -> Any:
     try:
         if type(value) is str:
-            return _plain_text(value, where, name=False)
+            return _plain_text(value, where)
         if issubclass(type(value), (list, tuple)):
             return [_normalize_scalar(item, f"{where}[{index}]") for index, item in enumerate(list(value))]
         return _normalize_scalar(value, where)

@@ -22,8 +22,11 @@ class InvalidBusinessEventError(ValueError):
         super().__init__(f"{field}: {problem}")
 
 
-def plain_text(value: str, where: str, *, name: bool) -> str:
-    """A plain ``str`` copy (a subclass's overrides never run), refusing what strict JSON readers refuse."""
+def plain_text(value: str, where: str, *, name: bool = False) -> str:
+    """
+    A plain ``str`` copy (a subclass's overrides never run), refusing what strict JSON readers refuse;
+    ``name=True`` (names and addresses, matched exactly) also refuses invisible characters.
+    """
     text = str.__str__(value)  # the str itself, or a subclass's characters as a plain str
     if not text.isascii():
         try:

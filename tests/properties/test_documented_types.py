@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from moengage_provider.api.payload import (
     InvalidBusinessEventError,
     attributes_from_rendered,
+    build_trigger_payload,
     prepare_trigger,
 )
 from tests.conftest import examples
@@ -230,18 +231,35 @@ def test_a_rendered_json_object_or_python_dict_text_reads_back_as_the_same_attri
     assert attributes_from_rendered(attributes) is attributes  # not text: left as is
 
 
+NOT_JSON = (
+    ", which is not a JSON object. Render a JSON object, pass a dict, or pass an XComArg (e.g. the output "
+    "of an upstream @task)."
+)
+
+
 @pytest.mark.parametrize(
     ("text", "problem"),
     [
         ("[1, 2]", "rendered to a JSON list, not an object."),
         ("12", "rendered to a JSON int, not an object."),
         ('"season"', "rendered to a JSON str, not an object."),
-        ("season=1", "rendered to 'season=1', which is not a JSON object"),
-        ("{" * 2000, "which is not a JSON object"),
+        (" season=1\n", f"rendered to 'season=1'{NOT_JSON}"),
+        ("x" * 80, f"rendered to '{'x' * 80}'{NOT_JSON}"),
+        ("y" * 81, f"rendered to '{'y' * 77}...'{NOT_JSON}"),
+        ("{" * 2000, f"rendered to '{'{' * 77}...'{NOT_JSON}"),
     ],
+    ids=["list", "int", "str", "text", "80 characters", "81 characters", "deep"],
 )
 def test_rendered_text_that_is_not_an_object_is_refused(text, problem):
     with pytest.raises(InvalidBusinessEventError) as info:
         attributes_from_rendered(text)
-    assert info.value.field == "event_attributes"
-    assert problem in info.value.problem
+    assert (info.value.field, info.value.problem) == ("event_attributes", problem)
+
+
+def test_the_body_alone_is_the_prepared_body():
+    assert build_trigger_payload("E", {"a": (1,)}, "ops@example.com") == {
+        "event_name": "E",
+        "event_attributes": {"a": [1]},
+        "triggered_by": "ops@example.com",
+    }
+    assert build_trigger_payload("E", {}) == {"event_name": "E", "event_attributes": {}}

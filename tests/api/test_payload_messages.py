@@ -157,6 +157,7 @@ ATTRIBUTES_REFUSALS: list[tuple[Any, str, str]] = [
         f"key {repr(('x' * 100,))[:80]} is a tuple; attribute names must be strings.",
     ),
     ({"": 1}, "event_attributes", "has an empty attribute name."),
+    ({"   ": 1}, "event_attributes", "has an empty attribute name."),
     ({" \u3000": 1}, "event_attributes", "has an empty attribute name."),
     (Pairs(("a", 1), ("a", 2)), "event_attributes.a", "appears twice."),
     (Pairs(("é", 1), ("é", 2)), "event_attributes.é", "appears twice."),

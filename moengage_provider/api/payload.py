@@ -167,12 +167,12 @@ def _normalize_value(value: Any, where: str) -> Any:
 
 
 def _failure(err: BaseException) -> str:
-    try:
-        text = str(err)
-    except Exception:
-        text = ""
     name = type(err).__name__
-    return f"{name}: {text[:120]}" if text else name
+    try:
+        text = str(err)[:120]
+    except Exception:  # an exception whose own message fails: its name is all there is
+        return name
+    return f"{name}: {text}" if text else name
 
 
 def _attribute_name(key: object) -> str:

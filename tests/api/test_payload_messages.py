@@ -41,6 +41,11 @@ class FloatFails(float):
         raise RuntimeError("x" * 200)
 
 
+class FloatFailsWithoutText(float):
+    def __float__(self) -> float:
+        raise RuntimeError()
+
+
 class Silent(Exception):
     def __str__(self) -> str:
         raise RuntimeError("no text")
@@ -52,6 +57,10 @@ class FloatFailsSilently(float):
 
 
 class Count(int):  # an int subclass (numbers.Integral): read as its int value
+    pass
+
+
+class Name(str):
     pass
 
 
@@ -95,6 +104,8 @@ VALUE_REFUSALS: list[tuple[Any, str, str]] = [
     (FloatFailsSilently(1.0), "v", "could not be read: Silent."),
     ("a\x00b", "v", "holds a NUL character (U+0000), which many JSON readers refuse."),
     (["a\x00b"], "v[0]", "holds a NUL character (U+0000), which many JSON readers refuse."),
+    (Name("a\x00b"), "v", "holds a NUL character (U+0000), which many JSON readers refuse."),
+    (FloatFailsWithoutText(1.0), "v", "could not be read: RuntimeError."),
 ]
 
 
@@ -179,10 +190,6 @@ def test_each_attributes_refusal_names_the_field_and_the_fix(attributes, field, 
     with pytest.raises(InvalidBusinessEventError) as info:
         normalize_event_attributes(attributes)
     assert (info.value.field, info.value.problem) == (field, problem)
-
-
-class Name(str):
-    pass
 
 
 @pytest.mark.parametrize(

@@ -87,7 +87,8 @@ def test_triggered_by_refusals_say_what_to_fix(email, message):
 
 
 @pytest.mark.parametrize(
-    "email", ["ops@example.com", "a@b.co", "first.last+tag@sub.example.org", "ops@example.invalid"]
+    "email",
+    ["ops@example.com", "a@b.co", "first.last+tag@sub.example.org", "ops@example.invalid", "ops@X.io"],
 )
 def test_the_parse_time_shape_check_takes_what_looks_like_an_address(email):
     """``strict=False`` (DAG parse): the shape only; the strict reader runs in the task."""

@@ -63,6 +63,14 @@ def test_a_fingerprint_changes_with_the_workspace_the_endpoint_and_the_body(chan
     assert payload_fingerprint(**as_mapping) == payload_fingerprint(**reordered)
 
 
+def test_a_fingerprint_of_non_ascii_text_is_of_its_utf8_bytes():
+    body = {"event_name": "Épisode", "event_attributes": {"titre": "Été"}}
+    assert (
+        payload_fingerprint(body, workspace_id="W", base_url="https://h")
+        == "edabe45f19515aaed569516da4f0e26391fb43277947937f647e8d281e3d635a"
+    )
+
+
 def test_the_clock_is_utc_to_the_second():
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", utc_now_iso())
 
@@ -181,6 +189,9 @@ def test_a_delivery_keeps_what_a_deduplicated_rerun_returns():
     attempt = before_send(plan, "A", "E", "t5")
     delivered = after_attempt(plan, attempt, Outcome.DELIVERED, now="t6", reason="ignored", result=RESULT)
     assert delivered == DeliveryRecord("A", "delivered", "E", "t5", delivered_at="t6", result=RESULT)
+    with_reason = replace(attempt, reason="an earlier read timeout")
+    cleared = after_attempt(plan, with_reason, Outcome.DELIVERED, now="t6", result=RESULT)
+    assert cleared == delivered  # no reason for doubt is kept once delivered
     assert plan_try(delivered, "A", DeliverySettings()).action is Action.ALREADY_DELIVERED
 
 
@@ -214,8 +225,10 @@ def test_the_total_rate_limit_wait_counts_from_the_first_refusal():
     assert delivered is not None and delivered.rate_limited_since is None
 
 
-def test_a_rate_limit_after_a_doubt_keeps_the_doubt():
-    plan = plan_try(record("unknown", reason="reset"), "A", DeliverySettings())
+@pytest.mark.parametrize("doubt", ["sending", "unknown"])
+def test_a_rate_limit_after_a_doubt_keeps_the_doubt(doubt):
+    """A worker killed mid-request left ``sending``; refused for the rate limit now, it stays in doubt."""
+    plan = plan_try(record(doubt, reason="reset"), "A", DeliverySettings())
     attempt = before_send(plan, "A", "E", "t1")
     after = after_attempt(plan, attempt, Outcome.NOT_DELIVERED, now="t2", rate_limited=True)
     assert after == record("unknown", reason="reset", rate_limited_since="t2")

@@ -4,7 +4,7 @@ PYTHON ?= python3
 UV := $(or $(shell command -v uv 2>/dev/null),.tools/bin/uv)
 VENV_PY := .venv/bin/python
 
-.PHONY: install demo test test-floor test-version test-matrix test-wheel lint check bench clean
+.PHONY: install demo test test-floor test-version test-matrix test-wheel lint check bench mutate clean
 
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools
@@ -69,5 +69,14 @@ check: lint test
 bench: install
 	$(VENV_PY) scripts/bench.py
 
+## Mutation testing of the decision modules against the fast tests (docs/development.md), ~20 min on
+## 2 cores; not part of `make test`. One module: make mutate ONLY=api.payload (JOBS=n workers, default 2).
+mutate: install
+	$(UV) sync --locked --quiet --group mutation
+	rm -rf mutants && mkdir mutants
+	timeout 1800 .venv/bin/mutmut run --max-children $(or $(JOBS),2) $(if $(ONLY),"moengage_provider.$(ONLY).*") \
+		> mutants/run.log 2>&1 || { tail -n 40 mutants/run.log; exit 1; }
+	$(VENV_PY) scripts/mutation_report.py --min-score 90 $(if $(ONLY),--only $(ONLY))
+
 clean:
-	rm -rf .venv .venv-floor .venv-2.11 .venv-3.0 .venv-3.1 .venv-3.2 .venv-wheel-* .tools .demo dist build .venv-urllib3-1.26-* .venv-urllib3-1.26.lock
+	rm -rf mutants .venv .venv-floor .venv-2.11 .venv-3.0 .venv-3.1 .venv-3.2 .venv-wheel-* .tools .demo dist build .venv-urllib3-1.26-* .venv-urllib3-1.26.lock

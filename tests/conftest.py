@@ -23,6 +23,8 @@ from importlib.metadata import version
 from pathlib import Path
 
 import pytest
+from hypothesis import Phase as HypothesisPhase
+from hypothesis import settings as hypothesis_settings
 from packaging.version import Version
 
 REPO = Path(__file__).resolve().parent.parent
@@ -287,3 +289,23 @@ def sample_dags_folder(airflow_db: Path) -> Path:
 
 def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(AIRFLOW_HOME, ignore_errors=True)
+
+
+# `make mutate` (pyproject's [tool.mutmut]): the same examples on every run and no shrinking, so a
+# mutant's verdict does not depend on luck and a failing property stops at its first counterexample.
+hypothesis_settings.register_profile(
+    "mutation",
+    max_examples=34,
+    derandomize=True,
+    database=None,
+    phases=(HypothesisPhase.explicit, HypothesisPhase.generate),
+)
+
+
+def examples(count: int) -> int:
+    """
+    ``count`` hypothesis examples under the default profile (max_examples 100), scaled by the loaded
+    profile's max_examples: a third of them under `make mutate`, where every surviving mutant reruns
+    the properties. For a property's ``@settings(max_examples=examples(300))``.
+    """
+    return max(10, count * hypothesis_settings.default.max_examples // 100)

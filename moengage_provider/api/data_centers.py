@@ -43,15 +43,11 @@ def normalize_data_center(value: object) -> str:
             f"Valid data centers: {valid_data_centers_text()}."
         )
     text = str(value).strip().lower()
-    number: str | None = None
-    if "moengage.com" in text or "://" in text:
-        host = urlparse(text if "://" in text else f"https://{text}").hostname or ""
-        match = _HOST_PATTERN.match(host)
-        number = match.group(1) if match else None
+    if "moengage.com" in text:  # a URL or host; any other URL matches neither pattern
+        match = _HOST_PATTERN.match(urlparse(text if "://" in text else f"https://{text}").hostname or "")
     else:
         match = _CODE_PATTERN.match(text)
-        number = match.group(1) if match else None
-    code = None if number is None else (number.zfill(2) if len(number) < 2 else number)
+    code = match.group(1).zfill(2) if match else None
     if code not in DATA_CENTERS:
         raise InvalidDataCenterError(
             f"data_center {str(value)!r} is not a MoEngage data center. "

@@ -89,6 +89,21 @@ def _bounded(number: int, where: str) -> int:
     return number
 
 
+def _decimal(value: decimal.Decimal, where: str) -> int | float:
+    """README: a whole ``Decimal`` (``12``, ``12.00``, ``1.2E+1``) is sent as an int, any other as a float."""
+    if not value.is_finite():
+        raise InvalidBusinessEventError(
+            where, f"is {short(value)}, which JSON cannot carry as a number; send a finite number."
+        )
+    if value != value.to_integral_value():
+        return _finite(float(value), value, where)
+    if not INT_MIN <= value <= INT_MAX:  # compared before int(): 1E+999999 has a million digits
+        raise InvalidBusinessEventError(
+            where, "is a whole number beyond the 64-bit range MoEngage stores; send it as a string."
+        )
+    return int(value)
+
+
 def _normalize_scalar(value: Any, where: str, rules: PayloadRules) -> Any:
     kind = type(value)  # never isinstance(): a hostile __class__ could raise
     if kind is str:
@@ -123,19 +138,11 @@ def _normalize_number(kind: type, value: Any, where: str) -> int | float:
     if issubclass(kind, numbers.Integral):
         return _bounded(int(value), where)
     if issubclass(kind, decimal.Decimal):
-        if not value.is_finite():
-            raise InvalidBusinessEventError(
-                where, f"is {short(value)}, which JSON cannot carry as a number; send a finite number."
-            )
-        if value.as_tuple().exponent == 0:
-            return _bounded(int(value), where)
-        return _finite(float(value), value, where)
+        return _decimal(value, where)
     try:
-        number = float(value)
+        number = float(value)  # always an exact float: Python converts what __float__ returns
     except OverflowError:
         number = math.inf
-    if type(number) is not float:
-        raise TypeError(f"{kind.__name__}.__float__ returned {type(number).__name__}")
     return _finite(number, value, where)
 
 
@@ -183,12 +190,12 @@ def _normalize_value(value: Any, where: str, rules: PayloadRules) -> Any:
 
 
 def _failure(err: BaseException) -> str:
-    try:
-        text = str(err)
-    except Exception:
-        text = ""
     name = type(err).__name__
-    return f"{name}: {text[:120]}" if text else name
+    try:
+        text = str(err)[:120]
+    except Exception:  # an exception whose own message fails: its name is all there is
+        return name
+    return f"{name}: {text}" if text else name
 
 
 def _attribute_name(key: object) -> str:

@@ -341,13 +341,12 @@ class CreateBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
     ) -> None:
         super().__init__(**kwargs)
         self.event_name = event_name
-        self.attribute_types = dict(attribute_types)
         self.created_by = created_by
         self.moengage_conn_id = moengage_conn_id
         from moengage_provider.api.declared import validate_attribute_types
 
         with _refused_at_parse(self):
-            validate_attribute_types(self.attribute_types)
+            self.attribute_types = validate_attribute_types(attribute_types)
             if is_literal(event_name):
                 validate_event_name(event_name)
 

@@ -23,7 +23,13 @@ its log says why, and `announce_new_titles` is skipped with it. A load or check 
 the run before anything is sent.
 
 Connections: `catalog_db` (any SQL database Airflow has a hook for: a SQLite file by default,
-Postgres by changing the connection) and `moengage_default`.
+Postgres by changing the connection) and `moengage_default`. With MoEngage's Business Events API V5
+(extra `api_version`), the trigger also says whether the event's campaigns went out
+(`triggered_status` in its log line and result) and fails at once when no active campaign uses it:
+
+    export AIRFLOW_CONN_MOENGAGE_DEFAULT='{"conn_type": "moengage", "login": "YOUR_WORKSPACE_ID",
+      "password": "YOUR_API_KEY", "extra": {"data_center": "DC-01", "api_version": "api-v5"}}'
+
 Retries: 2, three minutes apart, for every task. MoEngage errors that a retry cannot fix (a bad
 event, a wrong key: HTTP 4xx) fail the trigger at once; 5xx answers and timeouts are retried.
 """

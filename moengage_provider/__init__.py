@@ -23,6 +23,13 @@ DATA_CENTER_CHOICES: dict[str, str] = {
     "DC-101": "101 (dashboard-101)",
 }
 
+#: What the form stores for the API version (at least 5 characters, like the data center's names) ->
+#: what it shows. The hook also reads "v1.0", "v5", "V5" and 5 (api/versions.py); unset is v1.0.
+API_VERSION_CHOICES: dict[str, str] = {
+    "api-v1.0": "v1.0 – Legacy: what every existing key is documented for (default)",
+    "api-v5": "v5 – says whether campaigns went out; needs a key with business-events access",
+}
+
 #: The accordion item Airflow's connection form (3.2+) opens by default is the one valued
 #: "standardFields"; a conn-field section of that name renders open, right under the standard fields,
 #: so the data center is in view while the user fills in the workspace and key. Any other section
@@ -83,7 +90,7 @@ def get_provider_info() -> dict[str, Any]:
                         "label": "Data center",
                         "description": (
                             "Where your workspace lives: the number in your dashboard URL "
-                            "(dashboard-02.moengage.com is 02). Required unless a Base URL override is set."
+                            "(dashboard-02.moengage.com is DC-02). Required unless a Base URL override is set."
                         ),
                         "schema": {
                             "type": ["string", "null"],
@@ -91,6 +98,21 @@ def get_provider_info() -> dict[str, Any]:
                             "enum": list(DATA_CENTER_CHOICES),
                             # Shown in the UI's dropdown; the stored value is the DC-xx name.
                             "values_display": dict(DATA_CENTER_CHOICES),
+                        },
+                    },
+                    "api_version": {
+                        "label": "API version",
+                        "description": (
+                            "MoEngage's Business Events API: v1.0 (Legacy, the default) or v5, which says "
+                            "whether any campaign went out and needs a key from Settings > Account > API "
+                            "keys with access to business events."
+                        ),
+                        "schema": {
+                            "type": ["string", "null"],
+                            "section": VISIBLE_SECTION,
+                            "enum": list(API_VERSION_CHOICES),
+                            "values_display": dict(API_VERSION_CHOICES),
+                            "default": "api-v1.0",
                         },
                     },
                     "timeout": {

@@ -131,10 +131,17 @@ class MoEngageApiError(MoEngageError):
         retry_after: float | None = None,
         outcome: Outcome | None = None,
         rate_limit: RateLimitHeaders | None = None,
+        hint: str | None = None,
+        triggered_status: str | None = None,
+        method: str = "POST",
     ) -> None:
         if outcome is not None:
             self.outcome = outcome
+        #: V5's ``triggered_status`` when a 200 answer is the error (``FAILURE``).
+        self.triggered_status = triggered_status
+        self._given_hint = hint
         self.status = status
+        self.method = method
         self.endpoint = endpoint
         self.code = code
         self.message = message
@@ -147,7 +154,7 @@ class MoEngageApiError(MoEngageError):
         super().__init__(self._summary())
 
     def _summary(self) -> str:
-        parts = [f"MoEngage answered HTTP {self.status} to POST {self.endpoint}"]
+        parts = [f"MoEngage answered HTTP {self.status} to {self.method} {self.endpoint}"]
         if self.code and self.code != str(self.status):
             parts.append(f"code={self.code!r}")
         if self.message:
@@ -158,7 +165,7 @@ class MoEngageApiError(MoEngageError):
             parts.append(f"request_id={self.request_id}")
         if not (self.message or self.details) and self.body_excerpt is not None:
             parts.append(f"body={self.body_excerpt!r}" if self.body_excerpt else "body=<empty>")
-        hint = self._hint()
+        hint = self._given_hint or self._hint()
         line = f"{parts[0]}: {', '.join(parts[1:])}" if parts[1:] else parts[0]
         return line + (f". {hint}" if hint else "")
 
@@ -197,6 +204,44 @@ class MoEngageRateLimitError(MoEngageApiError):
         return LIMITS_TEXT
 
 
+class MoEngageQuotaExhaustedError(MoEngageRateLimitError):
+    """V5 ``FAILURE``: every campaign and flow attached to the event was skipped by quota; nothing went
+    out. Waited out like a rate limit, then sent again."""
+
+    def _hint(self) -> str:
+        return (
+            "Every campaign and flow attached to this business event was skipped by its quota (MoEngage "
+            "allows campaigns 10 triggers per 5 minutes, 50 per hour and 200 per day; flows 3 per hour "
+            "and 10 per day): nobody was messaged. Waiting for the window, then sending again"
+        )
+
+
+class MoEngageNoActiveCampaignError(MoEngageClientError):
+    """No active campaign or flow uses the event (V5 ``FAILURE`` with a total of 0, or the legacy
+    400 "No active campaign found"): nobody was messaged, and sending again cannot change that."""
+
+    def _hint(self) -> str:
+        return (
+            "No active campaign or flow uses this business event, so nobody was messaged; sending again "
+            "cannot change that. In the MoEngage dashboard, attach one and make it active: a campaign "
+            "whose delivery is 'Business Event Triggered' on this event (Engage > Campaigns), or a flow "
+            "that starts on it. Then clear this task"
+        )
+
+
+class MoEngageKeyScopeError(MoEngageClientError):
+    """V5 403 ``FORBIDDEN``: the API key authenticates but lacks the business-events scope. A
+    configuration error: retrying with the same key cannot help."""
+
+    def _hint(self) -> str:
+        return (
+            "The connection's API key is valid but lacks access to business events, so retrying with it "
+            "cannot help. Create a key with business-events access in the MoEngage dashboard under "
+            "Settings > Account > API keys (or ask a workspace admin to grant it), and put it in the "
+            "connection's API Key (password)"
+        )
+
+
 class MoEngageServerError(MoEngageApiError):
     """5xx (or a 2xx that is not MoEngage's answer) from MoEngage or a proxy in front of it."""
 
@@ -215,6 +260,17 @@ def _one_line(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False, separators=(", ", ": "), default=str)
     except (TypeError, ValueError):
         return repr(value)
+
+
+def mention_request_id(err: BaseException, request_id: str | None) -> None:
+    """Name the ``X-MOE-Request-Id`` of the delivery in an error's message, once (V5 only: None
+    leaves it alone), so MoEngage support can follow every try of that delivery."""
+    if request_id is None or not isinstance(err, AirflowException) or not err.args:
+        return
+    message = str(err.args[0])
+    if request_id not in message:
+        stop = "" if message.rstrip().endswith((".", "!", "?")) else "."
+        err.args = (f"{message.rstrip()}{stop} X-MOE-Request-Id: {request_id}.", *err.args[1:])
 
 
 class MoEngageRateLimitWait(MoEngageError):

@@ -12,7 +12,10 @@ What it does, on a fresh clone, with nothing but the project's virtualenv:
 3. runs every sample DAG (the first with ``airflow dags test``, the others with ``dag.test()``), the
    catalog database being a SQLite file in the demo home (connection ``catalog_db``) and
    ``moengage_default`` pointing at the sandbox;
-4. stops the sandbox (always, by its PID) and prints every event MoEngage received: its name,
+4. fires one event through MoEngage's Business Events API V5 (the connection's extra ``api_version``
+   set to ``api-v5``) and shows what came back: whether the event's campaigns went out
+   (``triggered_status``, ``summary``, their IDs) and the request's ``X-MOE-Request-Id``;
+5. stops the sandbox (always, by its PID) and prints every event MoEngage received: its name,
    ``triggered_by``, and each attribute with its value and JSON type; then one line per sample
    saying what it sent.
 
@@ -92,7 +95,7 @@ class Demo:
         print("MoEngage provider demo: sample DAGs -> local MoEngage sandbox")
         print(f"  Airflow home: {_shown(self.home)}  (fresh for every demo run)")
         print(f"  Airflow's own output: {_shown(self.log_path)}")
-        total = len(self.dag_ids) + 3
+        total = len(self.dag_ids) + 4
         if importlib.util.find_spec("airflow.providers.sqlite") is None:
             print(
                 "\n  FAILED: the sample DAGs reach their catalog database through Airflow's SQLite provider,"
@@ -126,6 +129,8 @@ class Demo:
             self._report(first, ok, self._received()[before:], failed, per_dag)
             if others:
                 self._run_in_one_process(others, 4, total, failed, per_dag)
+            if not failed:
+                self._show_v5_trigger(total - 1, total, per_dag)
         except DemoError as err:
             print(f"\n  FAILED: {err}")
             self._print_log_tail()
@@ -155,10 +160,56 @@ class Demo:
         if failed:
             print(f"FAILED: {', '.join(failed)} did not succeed; see {_shown(self.log_path)}")
             return 1
-        if not received:
+        if not any(events for dag_id, _, events in per_dag if dag_id != V5_STEP):
             print("FAILED: no business event reached the sandbox.")
             return 1
         return 0
+
+    def _show_v5_trigger(
+        self, number: int, total: int, per_dag: list[tuple[str, str, list[dict[str, Any]]]]
+    ) -> None:
+        """One trigger through API V5, and what MoEngage answered about the event's campaigns."""
+        self._step(
+            number, total, "One trigger through MoEngage's Business Events API V5 (extra api_version=api-v5)"
+        )
+        before = len(self._received())
+        answer = self._v5_trigger_answer()
+        data = answer.get("data") or {}
+        summary = data.get("summary") or {}
+        print(f" {data.get('triggered_status')}", flush=True)
+        print(
+            f"      MoEngage answered: {data.get('message')!r}, triggered_status {data.get('triggered_status')}:"
+        )
+        print(
+            f"      {summary.get('triggered')} of {summary.get('total')} campaigns and flows triggered, "
+            f"{summary.get('failed')} skipped by quota; campaigns {data.get('triggered_campaign_ids')}, "
+            f"flows {data.get('triggered_flow_ids')}"
+        )
+        print(
+            f"      response_id {answer.get('response_id')} (X-MOE-Request-Id {answer.get('x_moe_request_id')})"
+        )
+        per_dag.append((V5_STEP, "success", self._received()[before:]))
+
+    def _v5_trigger_answer(self) -> dict[str, Any]:
+        """MoEngage's answer to the V5 trigger, made by the hook in a child process (Airflow stays out of
+        this one)."""
+        env = self._env()
+        assert self.sandbox is not None
+        env.update({"AIRFLOW_CONN_MOENGAGE_DEFAULT": self.sandbox.airflow_conn_json(api_version="api-v5")})
+        self._write_log("\n===== $ python scripts/demo.py --v5-trigger\n")
+        result = subprocess.run(
+            [sys.executable, str(Path(__file__).resolve()), "--v5-trigger"],
+            env=env,
+            cwd=self.home,
+            capture_output=True,
+            text=True,
+            timeout=STEP_TIMEOUT,
+            check=False,
+        )
+        self._write_log(result.stdout + result.stderr)
+        if result.returncode != 0:
+            raise DemoError(f"the V5 trigger failed (exit code {result.returncode})")
+        return json.loads(result.stdout.strip().splitlines()[-1])
 
     def _describe(self, dag_id: str) -> None:
         what = dict(DAGS).get(dag_id, "")
@@ -514,6 +565,26 @@ def run_in_process(dag_ids: list[str], results: Path, record_file: Path) -> int:
     return 0 if all_ok else 1
 
 
+#: How the demo's V5 trigger is listed beside the samples.
+V5_STEP = "one trigger through API V5"
+
+
+def v5_trigger() -> int:
+    """``--v5-trigger``: fire NewTitlesAdded through the hook on ``moengage_default`` (API V5); print
+    MoEngage's answer as one JSON line, with the ``X-MOE-Request-Id`` the hook sent."""
+    import uuid
+
+    from moengage_provider.hooks.moengage import MoEngageHook
+
+    hook, request_id = MoEngageHook(), str(uuid.uuid4())
+    prepared = hook.prepare_trigger(
+        "NewTitlesAdded", {"new_titles": 1, "titles": ["The Demo"]}, "data-platform@example.com"
+    )
+    answer = hook.send_prepared_trigger(prepared, request_id=request_id)
+    print(json.dumps({**answer, "x_moe_request_id": request_id}))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     # Airflow before 3.2 logs alembic's plugin set-up at INFO whenever Airflow is imported (3.2+ sets
     # this logger to WARN itself); keep those lines out of the demo's console.
@@ -538,8 +609,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--in-process", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--results", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--record-file", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--v5-trigger", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("in_process_dags", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.v5_trigger:
+        return v5_trigger()
     if args.in_process:
         return run_in_process(args.in_process_dags, args.results, args.record_file)
     if args.in_process_dags:

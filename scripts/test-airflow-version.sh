@@ -5,6 +5,8 @@
 #   bash scripts/test-airflow-version.sh 3.0 --build-only        # build .venv-3.0, run nothing
 #   bash scripts/test-airflow-version.sh 3.3 [pytest args]       # the main .venv (uv.lock), as `make test`
 #
+# pytest runs on TEST_WORKERS pytest-xdist workers (default 3, as `make test`; 0: one process).
+#
 # How each venv is made reproducible (no lock or constraints file per version):
 # - Airflow's official constraints files live on raw.githubusercontent.com, which CI and this machine
 #   cannot reach (the network is the package index only). So Airflow and every one of its dependencies
@@ -52,10 +54,11 @@ PROVIDERS_OF_THE_DAY=(apache-airflow-providers-standard apache-airflow-providers
 if [ "$LINE" = "3.3" ]; then
     # The newest line is the one uv.lock pins: the main venv, exactly as `make test` builds it.
     VENV=.venv
-    "$UV" sync --locked --quiet
+    "$UV" sync --locked --quiet --compile-bytecode
 else
     VENV=.venv-$LINE
-    uv_pip() { "$UV" pip "$1" --no-config --quiet --python "$VENV/bin/python" "${@:2}"; }
+    # Bytecode compiled at install, as `make install` does for .venv (see the Makefile).
+    uv_pip() { "$UV" pip "$1" --no-config --quiet --compile-bytecode --python "$VENV/bin/python" "${@:2}"; }
     stamp="$VENV/.matrix-synced"
     wanted="$(cat "$script" pyproject.toml | sha256sum | cut -d' ' -f1)"
     if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
@@ -91,4 +94,4 @@ if [ "$(id -u)" -eq 0 ] || command -v sudo >/dev/null 2>&1; then
     bash scripts/install-browser.sh
 fi
 echo "test-airflow-version: running pytest on Airflow $installed ($VENV)" >&2
-exec "$VENV/bin/python" -m pytest -p no:cacheprovider "$@"
+exec "$VENV/bin/python" -m pytest -p no:cacheprovider -n "${TEST_WORKERS:-3}" --dist loadgroup "$@"

@@ -1,30 +1,44 @@
 #!/usr/bin/env bash
-# What a user of an older Airflow does: `pip install` the built wheel into a fresh Airflow, and the
-# provider is there and delivers. Run from the repo root:  bash scripts/test-wheel-install.sh 2.11|3.0
+# The install paths of docs/install.md, run as written (read from that file by
+# tests/docs/install_commands.py, so the page and this test cannot drift). Run from the repo root:
 #
-# 1. A fresh venv (.venv-wheel-X.Y, rebuilt every run) with Airflow alone, resolved as of the day after
-#    its release: the stand-in for its constraints file, which this machine cannot download
-#    (scripts/test-airflow-version.sh says why).
-# 2. `pip install dist/<wheel> apache-airflow==X.Y.Z`: pip may add or upgrade what the wheel needs
-#    (common-compat), never Airflow; the script fails if apache-airflow, -core or -task-sdk moved.
-# 3. `airflow providers list` lists airflow-provider-moengage.
-# 4. The sample DAG moengage_load_then_announce, parsed into the DB (`airflow dags reserialize`, as
-#    the DAG processor would), runs (`airflow dags test`) against the sandbox started
-#    from the installed wheel, which must record exactly one trigger.
+#   bash scripts/test-wheel-install.sh 2.11|2.11-http-6.0.1|3.0|3.3|checkout
+#
+# An Airflow scenario ("into an existing Airflow"):
+# 1. A fresh venv (.venv-wheel-<scenario>) with Airflow alone, resolved as of the day after its release
+#    (uv --exclude-newer; the sample's SQLite provider too). 2.11-http-6.0.1 adds HTTP provider 6.0.1,
+#    what 2.11.2 resolved a few weeks later: it imports pydantic, which that Airflow lacks (checked).
+# 2. docs/install.md's "Build a wheel" (uv build, in the checkout), then "Into an existing Airflow" in
+#    that venv, with one substitution: the constraints URL points at tests/data/airflow-constraints/
+#    (stand-ins: this machine cannot reach raw.githubusercontent.com; AIRFLOW_CONSTRAINTS_BASE=<url>
+#    uses the real files). Fails if apache-airflow, -core or -task-sdk moved; prints what else did.
+# 3. Airflow's providers manager (what `airflow providers list` prints) lists the provider; the hook imports.
+# 4. Where DELIVERS (2.11-http-6.0.1, 3.0): the sample DAG moengage_load_then_announce, parsed into
+#    the DB (`airflow dags reserialize`, as the DAG processor would), runs (`airflow dags test`)
+#    against the sandbox started from the installed wheel, which must record exactly one trigger.
+# "checkout": each block of "From a checkout" (pip install . / uv pip install .) in a fresh venv, then 3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+REPO="$PWD"
 
-LINE=${1:?usage: $0 2.11|3.0|3.1|3.2}
+SCENARIO=${1:?usage: $0 2.11|2.11-http-6.0.1|3.0|3.3|checkout}
 UV=${UV:-$(command -v uv || echo .tools/bin/uv)}
-case "$LINE" in
+UV="$(cd "$(dirname "$UV")" && pwd)/$(basename "$UV")"
+GITHUB_CONSTRAINTS=https://raw.githubusercontent.com/apache/airflow
+CONSTRAINTS_BASE=${AIRFLOW_CONSTRAINTS_BASE:-$REPO/tests/data/airflow-constraints}
+AIRFLOW_VERSION= EXCLUDE_NEWER= DELIVERS=0 EXTRA_PINS=()
+case "$SCENARIO" in
     2.11) AIRFLOW_VERSION=2.11.2 EXCLUDE_NEWER=2026-03-15T00:00:00Z ;;
-    3.0) AIRFLOW_VERSION=3.0.6 EXCLUDE_NEWER=2025-08-30T00:00:00Z ;;
-    3.1) AIRFLOW_VERSION=3.1.8 EXCLUDE_NEWER=2026-03-12T00:00:00Z ;;
-    3.2) AIRFLOW_VERSION=3.2.2 EXCLUDE_NEWER=2026-05-30T00:00:00Z ;;
-    *) echo "unknown release line $LINE" >&2; exit 2 ;;
+    2.11-http-6.0.1)
+        AIRFLOW_VERSION=2.11.2 EXCLUDE_NEWER=2026-03-15T00:00:00Z DELIVERS=1
+        EXTRA_PINS=(apache-airflow-providers-http==6.0.1 --exclude-newer-package apache-airflow-providers-http=2100-01-01T00:00:00Z) ;;
+    3.0) AIRFLOW_VERSION=3.0.6 EXCLUDE_NEWER=2025-08-30T00:00:00Z DELIVERS=1 ;;
+    3.3) AIRFLOW_VERSION=3.3.2 EXCLUDE_NEWER=2026-09-18T00:00:00Z ;;
+    checkout) ;;
+    *) echo "unknown scenario $SCENARIO" >&2; exit 2 ;;
 esac
-VENV=.venv-wheel-$LINE
-say() { echo "test-wheel-install[$AIRFLOW_VERSION]: $*" >&2; }
+VENV=$REPO/.venv-wheel-$SCENARIO
+say() { echo "test-wheel-install[$SCENARIO] ${SECONDS}s: $*" >&2; }
 
 work="$(mktemp -d)"
 sandbox_pid=
@@ -34,44 +48,116 @@ cleanup() {
 }
 trap cleanup EXIT
 
-say "building the wheel"
-"$UV" build --no-config --quiet --wheel --out-dir "$work/dist" .
-wheel="$(ls "$work"/dist/*.whl)"
-
-say "fresh $VENV: Airflow $AIRFLOW_VERSION as of $EXCLUDE_NEWER"
-rm -rf "$VENV"
-"$UV" venv --no-config --quiet --seed --python 3.11 "$VENV"
-# The sample's catalog is SQLite: its provider comes with Airflow 2, not with Airflow 3.0.
-pins=("apache-airflow==$AIRFLOW_VERSION" apache-airflow-providers-sqlite)
-[ "${LINE%%.*}" = 3 ] && pins+=("apache-airflow-core==$AIRFLOW_VERSION")
-"$UV" pip install --no-config --quiet --python "$VENV/bin/python" --exclude-newer "$EXCLUDE_NEWER" "${pins[@]}"
-freeze() { "$VENV/bin/python" -m pip freeze --all 2>/dev/null | grep -iE '^apache-airflow(-core|-task-sdk)?==' | sort; }
-before="$(freeze)"
-
-say "pip install $(basename "$wheel")"
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$wheel" "apache-airflow==$AIRFLOW_VERSION"
-after="$(freeze)"
-if [ "$before" != "$after" ]; then
-    say "installing the wheel changed Airflow:"; diff <(echo "$before") <(echo "$after") >&2 || true
-    exit 1
-fi
-say "Airflow unchanged: $(echo "$after" | tr '\n' ' ')"
-
 export AIRFLOW_HOME="$work/home"
 export AIRFLOW__CORE__DAGS_FOLDER="$work/home/dags"
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
 export AIRFLOW__CORE__UNIT_TEST_MODE=False
 export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
 mkdir -p "$AIRFLOW__CORE__DAGS_FOLDER"
-cp -r dags/moengage_load_then_announce.py dags/data "$AIRFLOW__CORE__DAGS_FOLDER/"
+
+# The blocks of one section of docs/install.md, into the array "blocks".
+doc_blocks() {
+    "$REPO/.venv/bin/python" -m tests.docs.install_commands "$1" >"$work/blocks" || exit 1
+    mapfile -d '' blocks <"$work/blocks"
+}
+# Run one block as a reader would: the venv active, in the checkout, `uv` being the one make installed.
+run_block() {
+    local block=$1 log=$2
+    (
+        # shellcheck disable=SC1091
+        source "$VENV/bin/activate"
+        uv() { "$UV" "$@"; }
+        eval "$block"
+    ) >"$log" 2>&1 || { say "this block of docs/install.md failed:"; echo "$block" >&2; tail -40 "$log" >&2; exit 1; }
+}
+fresh_venv() { rm -rf "$VENV"; "$UV" venv --no-config --quiet --seed --python 3.11 "$VENV"; }
 airflow_cli() { "$VENV/bin/python" -m airflow "$@"; }
+freeze() { "$VENV/bin/python" -m pip freeze --all 2>/dev/null | grep -iE "^$1" | sort || true; }
+
+# "name old -> new" for each distribution whose pip-freeze line changed between $1 and $2.
+moved() {
+    "$REPO/.venv/bin/python" - "$1" "$2" <<'PY'
+import sys
+before, after = ({n: v for n, _, v in (x.partition("==") for x in text.split())} for text in sys.argv[1:])
+names = sorted(n for n in before.keys() | after.keys() if before.get(n) != after.get(n))
+print(", ".join(f"{n.removeprefix('apache-airflow-providers-')} {before.get(n, '(none)')} -> {after.get(n, '(none)')}" for n in names) or "none")
+PY
+}
+
+# What `airflow providers list` lists (Airflow's providers manager), and the hook's import from the
+# venv, in one process. Outside the checkout, as everything after the install: Python puts the current
+# folder first on sys.path, and the checkout's moengage_provider would stand in for the installed one.
+check_listed() {
+    (cd "$work" && "$VENV/bin/python" - >"$work/listed.log" 2>&1) <<'PY' || { say "the provider is not usable:"; tail -8 "$work/listed.log" >&2; exit 1; }
+import sys
+
+from airflow.providers_manager import ProvidersManager
+
+import moengage_provider.hooks.moengage  # what a DAG imports: fails on a broken dependency
+
+assert moengage_provider.hooks.moengage.__file__.startswith(sys.prefix), moengage_provider.hooks.moengage.__file__
+assert "airflow-provider-moengage" in ProvidersManager().providers, "Airflow does not list the provider"
+PY
+    say "Airflow's providers manager lists airflow-provider-moengage; the hook imports from $(basename "$VENV")"
+}
+
+if [ "$SCENARIO" = checkout ]; then
+    doc_blocks "From a checkout"
+    for block in "${blocks[@]}"; do
+        fresh_venv
+        say "in a fresh venv: $block"
+        run_block "$block" "$work/checkout.log"
+        check_listed
+    done
+    say "OK: every block of 'From a checkout' installs a provider Airflow lists"
+    exit 0
+fi
+
+say "fresh $(basename "$VENV"): Airflow $AIRFLOW_VERSION as of $EXCLUDE_NEWER ${EXTRA_PINS[0]:-}"
+fresh_venv
+# The sample's catalog is SQLite: its provider comes with Airflow 2, not with Airflow 3.
+pins=("apache-airflow==$AIRFLOW_VERSION" apache-airflow-providers-sqlite "${EXTRA_PINS[@]}")
+[ "${AIRFLOW_VERSION%%.*}" = 3 ] && pins+=("apache-airflow-core==$AIRFLOW_VERSION")
+"$UV" pip install --no-config --quiet --python "$VENV/bin/python" --exclude-newer "$EXCLUDE_NEWER" "${pins[@]}"
+if [ "${#EXTRA_PINS[@]}" -gt 0 ]; then
+    # The scenario is the real one: this HTTP provider's hook does not import on this Airflow.
+    if "$VENV/bin/python" -c "import airflow.providers.http.hooks.http" 2>"$work/http.err"; then
+        say "expected HTTP provider 6.0.1 to fail to import here (no pydantic); it imports"; exit 1
+    fi
+    say "as expected, before the install: $(tail -1 "$work/http.err")"
+fi
+airflow_before="$(freeze 'apache-airflow(-core|-task-sdk)?==')"
+providers_before="$(freeze 'apache-airflow-providers-')"
+
+doc_blocks "Build a wheel"
+say "docs/install.md, Build a wheel: $(echo "${blocks[*]}" | tr -s '\n' ' ')"
+for block in "${blocks[@]}"; do run_block "$block" "$work/build.log"; done
+
+doc_blocks "Into an existing Airflow"
+[ "${#blocks[@]}" = 1 ] || { say "expected one block in 'Into an existing Airflow', found ${#blocks[@]}"; exit 1; }
+install="${blocks[0]}"
+[[ $install == *"$GITHUB_CONSTRAINTS/"* ]] || { say "the install command no longer uses $GITHUB_CONSTRAINTS"; exit 1; }
+install="${install//"$GITHUB_CONSTRAINTS"/"$CONSTRAINTS_BASE"}"
+say "docs/install.md, Into an existing Airflow (constraints from $CONSTRAINTS_BASE)"
+run_block "$install" "$work/install.log"
+
+airflow_after="$(freeze 'apache-airflow(-core|-task-sdk)?==')"
+if [ "$airflow_before" != "$airflow_after" ]; then
+    say "installing the wheel changed Airflow:"; diff <(echo "$airflow_before") <(echo "$airflow_after") >&2 || true
+    exit 1
+fi
+say "Airflow unchanged: $(echo "$airflow_after" | tr '\n' ' ')"
+say "providers it moved: $(moved "$providers_before" "$(freeze 'apache-airflow-providers-')")"
+
+check_listed
+if [ "$DELIVERS" != 1 ]; then
+    say "OK: the install command of docs/install.md resolves and keeps Airflow $AIRFLOW_VERSION"
+    exit 0
+fi
+cd "$work"  # see check_listed
 airflow_cli db migrate >"$work/migrate.log" 2>&1 || { tail -40 "$work/migrate.log" >&2; exit 1; }
 
-if ! airflow_cli providers list 2>/dev/null | grep -q "airflow-provider-moengage"; then
-    say "airflow providers list does not show airflow-provider-moengage"; exit 1
-fi
-say "airflow providers list shows airflow-provider-moengage"
-
+cp -r "$REPO/dags/moengage_load_then_announce.py" "$REPO/dags/data" "$AIRFLOW__CORE__DAGS_FOLDER/"
 # The sandbox from the installed wheel, on a free port; wait (bounded) for the line that gives its URL.
 export MOENGAGE_SANDBOX_API_KEY="wheel-test-$RANDOM$RANDOM"
 record="$work/triggers.jsonl"

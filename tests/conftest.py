@@ -1,12 +1,16 @@
 """
-One Airflow home per test session: a temp folder with a migrated SQLite DB and a dags folder.
+One Airflow home per test process: a temp folder with a migrated SQLite DB and a dags folder. Under
+pytest-xdist (``make test`` runs the suite on several workers) each worker is a process of its own,
+so each has its own home and DB; the migration itself runs once per test run and is copied.
 
 The environment is set at import, before anything imports Airflow, so every test (and every
-``airflow`` subprocess a test starts with ``airflow_env()``) sees the same home.
+``airflow`` subprocess a test starts with ``airflow_env()``) of the process sees the same home.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import importlib.util
 import os
 import shutil
@@ -14,10 +18,13 @@ import subprocess
 import sys
 import tempfile
 import uuid
+from collections.abc import Iterator
 from importlib.metadata import version
 from pathlib import Path
 
 import pytest
+from hypothesis import Phase as HypothesisPhase
+from hypothesis import settings as hypothesis_settings
 from packaging.version import Version
 
 REPO = Path(__file__).resolve().parent.parent
@@ -142,11 +149,6 @@ VERSION_GAPS = [
     ),
     (
         not AIRFLOW_3_PLUS,
-        "test_dashboard_link_follows_the_connection",
-        "Airflow 2 computes extra links in the webserver when they are shown; no stored link to read back",
-    ),
-    (
-        not AIRFLOW_3_PLUS,
         "test_wheel_and_sdist_pass_twine_check",
         "Airflow 2.11's pins hold twine at 6.2, which cannot read metadata 2.5; checked with uv.lock's tools",
     ),
@@ -158,11 +160,30 @@ VERSION_GAPS = [
 ]
 
 
+@pytest.hookimpl(trylast=True)  # after the folders' conftests have marked their tests
 def pytest_collection_modifyitems(config, items):
     for item in items:
         for applies, part, reason in VERSION_GAPS:
             if applies and part in item.nodeid:
                 item.add_marker(pytest.mark.skip(reason=f"Airflow {AIRFLOW_VERSION}: {reason}"))
+    if getattr(config.option, "loadgroup", False):  # an xdist worker of `--dist loadgroup`
+        _name_xdist_groups_in_test_ids(items)
+
+
+def _name_xdist_groups_in_test_ids(items) -> None:
+    """
+    ``--dist loadgroup`` keeps the tests of one ``xdist_group`` on one worker: the worker appends
+    ``@group`` to each test's id and the scheduler groups by it. pytest-xdist 3.8 writes the id where
+    pytest 9.2 no longer reads it (pytest-dev/pytest-xdist#1386), so every group would be spread over
+    the workers, starting its deployment or server once on each: append the group here when missing.
+    """
+    for item in items:
+        names = {
+            m.args[0] if m.args else m.kwargs.get("name", "default") for m in item.iter_markers("xdist_group")
+        }
+        suffix = "@" + "_".join(sorted(map(str, names)))
+        if names and not item.nodeid.endswith(suffix):
+            item._id = type(item._id).parse(item.nodeid + suffix)
 
 
 def airflow_env(**extra: str) -> dict[str, str]:
@@ -175,19 +196,55 @@ def airflow_env(**extra: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def airflow_db() -> Path:
-    """Migrate the session's SQLite DB once (about 6 s); tests that run DAGs depend on it."""
+def migrated_airflow_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """
+    A freshly migrated SQLite metadata DB, never opened by a test: copy it. ``airflow db migrate``
+    takes about 6 s of CPU, so it runs once per test run: under xdist the first worker that needs it
+    migrates, the others wait for the file (the run's temp folder holds every worker's folder).
+    """
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent
+    template = shared / "migrated-airflow.db"
+    with _exclusive(shared / "migrated-airflow.db.lock"):
+        if not template.exists():
+            home = shared / "migrated-airflow-home"
+            partial = home / "airflow.db"
+            home.mkdir(exist_ok=True)
+            subprocess.run(
+                [sys.executable, "-m", "airflow", "db", "migrate"],
+                env=airflow_env(
+                    AIRFLOW_HOME=str(home),
+                    AIRFLOW__CORE__DAGS_FOLDER=str(home / "dags"),
+                    AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{partial}",
+                ),
+                check=True,
+                capture_output=True,
+                timeout=300,
+            )
+            os.replace(partial, template)
+    return template
+
+
+@pytest.fixture(scope="session")
+def airflow_db(migrated_airflow_db: Path) -> Path:
+    """This process's home with its own copy of the migrated DB; tests that run DAGs depend on it."""
     marker = AIRFLOW_HOME / ".migrated"
     if not marker.exists():
-        subprocess.run(
-            [sys.executable, "-m", "airflow", "db", "migrate"],
-            env=airflow_env(),
-            check=True,
-            capture_output=True,
-            timeout=300,
-        )
+        shutil.copyfile(migrated_airflow_db, AIRFLOW_HOME / "airflow.db")
         marker.touch()
     return AIRFLOW_HOME
+
+
+@contextlib.contextmanager
+def _exclusive(lock_path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``lock_path`` (created if missing) across processes."""
+    with lock_path.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 @pytest.fixture
@@ -232,3 +289,23 @@ def sample_dags_folder(airflow_db: Path) -> Path:
 
 def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(AIRFLOW_HOME, ignore_errors=True)
+
+
+# `make mutate` (pyproject's [tool.mutmut]): the same examples on every run and no shrinking, so a
+# mutant's verdict does not depend on luck and a failing property stops at its first counterexample.
+hypothesis_settings.register_profile(
+    "mutation",
+    max_examples=34,
+    derandomize=True,
+    database=None,
+    phases=(HypothesisPhase.explicit, HypothesisPhase.generate),
+)
+
+
+def examples(count: int) -> int:
+    """
+    ``count`` hypothesis examples under the default profile (max_examples 100), scaled by the loaded
+    profile's max_examples: a third of them under `make mutate`, where every surviving mutant reruns
+    the properties. For a property's ``@settings(max_examples=examples(300))``.
+    """
+    return max(10, count * hypothesis_settings.default.max_examples // 100)

@@ -18,6 +18,8 @@ import struct
 import threading
 from dataclasses import dataclass
 
+from tests.ports import free_port
+
 #: status: an HTTP status; not_json: 200 with an HTML page; stall: no answer until the client gives up;
 #: drop: the connection reset with no answer; truncate: 200 whose body is cut short; refused: nothing
 #: listens; blackhole: the TCP handshake never completes (connect timeout).
@@ -40,7 +42,7 @@ class FaultFront:
         self.requests = 0
         self._lock = threading.Lock()
         self._stopped = threading.Event()
-        self._listener = self._listen(0)
+        self._listener = self._listen(free_port())
         self.port = self._listener.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self._blackhole: list[socket.socket] = []

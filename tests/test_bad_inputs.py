@@ -6,7 +6,6 @@ sandbox shows nothing was accepted.
 from __future__ import annotations
 
 import json
-import socket
 
 import pytest
 
@@ -18,6 +17,7 @@ from moengage_provider.exceptions import (
 )
 from moengage_provider.hooks.moengage import MoEngageHook
 from moengage_provider.operators.business_event import TriggerBusinessEventOperator
+from tests.ports import closed_port
 from tests.rawhttp import CannedAnswer, RawHttpServer
 
 GOOD = {"event_name": "NewSeriesAlert", "event_attributes": {"season": "Season 1"}, "triggered_by": None}
@@ -90,12 +90,6 @@ def test_bad_payload_through_the_operator(moengage_sandbox, case, change, messag
     assert moengage_sandbox.requests == []
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 CONNECTION_CASES = [
     ("no workspace id", {"login": ""}, MoEngageConfigurationError, r"Workspace ID \(login\) is empty"),
     ("no api key", {"password": ""}, MoEngageConfigurationError, r"API Key \(password\) is empty"),
@@ -109,7 +103,7 @@ CONNECTION_CASES = [
         "data center 07",
         {"host": "", "extra": {"data_center": "07"}},
         MoEngageConfigurationError,
-        r"01 \(US\), 02 \(EU\), 03 \(India\)",
+        r"DC-01 \(US\), DC-02 \(EU\), DC-03 \(India\)",
     ),
     ("neither host nor data center", {"host": ""}, MoEngageConfigurationError, r"set the data center"),
     (
@@ -140,7 +134,7 @@ def test_bad_connection(moengage_sandbox, monkeypatch, case, change, error, mess
     fields.pop("port", None)
     fields.update(change)
     if fields.get("host") == "CLOSED":
-        fields["host"] = f"http://127.0.0.1:{_closed_port()}"
+        fields["host"] = f"http://127.0.0.1:{closed_port()}"
     monkeypatch.setenv("AIRFLOW_CONN_MOENGAGE_BAD", json.dumps(fields))
     hook = MoEngageHook("moengage_bad")
     hook.retry_backoff_seconds = 0.01

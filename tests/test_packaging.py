@@ -13,6 +13,9 @@ import pytest
 
 from tests.conftest import REPO, airflow_env
 
+# Under pytest-xdist, on one worker: the wheel and sdist (a module fixture) are built once.
+pytestmark = pytest.mark.xdist_group("packaging")
+
 
 def uv() -> str:
     found = shutil.which("uv") or str(REPO / ".tools" / "bin" / "uv")

@@ -11,8 +11,6 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import REPO
 
 PACKAGE = REPO / "moengage_provider"
@@ -20,16 +18,7 @@ MAX_TOP_LEVEL_ENTRIES = 10
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 60
 
-#: The sandbox is being reshaped on its own branch (splitting transport._api, api/trigger.handle,
-#: MoEngageSandbox.__init__ and cli.main; breaking the cli <-> server <-> spawn import cycle, which
-#: runs through testing/dag_runs.py too); until that work is merged its findings are expected
-#: failures, and only its.
 SANDBOX = "moengage_provider.testing.sandbox"
-SANDBOX_WORK = pytest.mark.xfail(
-    reason="the sandbox's own reshaping (its long functions and its cli/server/spawn import cycle) "
-    "is done on the sandbox branch; remove this mark when it is merged",
-    strict=False,
-)
 
 
 def module_name(path: Path) -> str:
@@ -62,7 +51,7 @@ def test_the_package_top_level_has_at_most_ten_entries():
 def test_the_readme_tree_lists_each_folder_of_the_package():
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     tree = re.search(r"```text\nmoengage_provider/\n(.*?)```", readme, re.DOTALL)
-    assert tree, "README's Development section lost the tree of moengage_provider/"
+    assert tree, "README's 'Where things live' section lost the tree of moengage_provider/"
     listed = [line.split()[0] for line in tree.group(1).splitlines() if line.strip()]
     entries = [
         p.name + ("/" if p.is_dir() else "")
@@ -134,7 +123,6 @@ def test_no_function_is_over_60_lines():
     assert long_functions(lambda name: not in_sandbox(name)) == []
 
 
-@SANDBOX_WORK
 def test_no_function_in_the_sandbox_is_over_60_lines():
     assert long_functions(in_sandbox) == []
 
@@ -225,7 +213,6 @@ def test_no_import_cycle_between_the_package_modules():
     assert [c for c in cycles(import_graph()) if not the_sandbox_cycle(c)] == []
 
 
-@SANDBOX_WORK
 def test_no_import_cycle_in_the_sandbox():
     assert [c for c in cycles(import_graph()) if the_sandbox_cycle(c)] == []
 

@@ -25,8 +25,9 @@ class InvalidDataCenterError(ValueError):
 
 
 def valid_data_centers_text() -> str:
-    """One line listing the valid codes with their regions, for error messages and forms."""
-    return ", ".join(f"{code} ({region})" for code, region in DATA_CENTERS.items())
+    """One line listing the valid data centers with their regions, for error messages and forms, in the
+    form to type (``DC-01``: a bare ``01`` is under the secret masker's 5-character minimum)."""
+    return ", ".join(f"DC-{code} ({region})" for code, region in DATA_CENTERS.items())
 
 
 def normalize_data_center(value: object) -> str:
@@ -38,24 +39,20 @@ def normalize_data_center(value: object) -> str:
     """
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise InvalidDataCenterError(
-            f"data_center must be text such as '01', got {type(value).__name__}. "
+            f"data_center must be text such as 'DC-01', got {type(value).__name__}. "
             f"Valid data centers: {valid_data_centers_text()}."
         )
     text = str(value).strip().lower()
-    number: str | None = None
-    if "moengage.com" in text or "://" in text:
-        host = urlparse(text if "://" in text else f"https://{text}").hostname or ""
-        match = _HOST_PATTERN.match(host)
-        number = match.group(1) if match else None
+    if "moengage.com" in text:  # a URL or host; any other URL matches neither pattern
+        match = _HOST_PATTERN.match(urlparse(text if "://" in text else f"https://{text}").hostname or "")
     else:
         match = _CODE_PATTERN.match(text)
-        number = match.group(1) if match else None
-    code = None if number is None else (number.zfill(2) if len(number) < 2 else number)
+    code = match.group(1).zfill(2) if match else None
     if code not in DATA_CENTERS:
         raise InvalidDataCenterError(
             f"data_center {str(value)!r} is not a MoEngage data center. "
             f"Use one of: {valid_data_centers_text()} (you can read it off your dashboard URL, "
-            "e.g. dashboard-01.moengage.com is 01)."
+            "e.g. dashboard-01.moengage.com is DC-01)."
         )
     return code
 

@@ -1,15 +1,20 @@
 """
 What a business event declares in MoEngage: its attributes and their types. Checked when an event
-is created (``CreateBusinessEventOperator``), and, with ``check_declared_attributes=True``, before a
-trigger is sent (values of the declared type only). Pure: it reads MoEngage's search answer as data.
+is created (``CreateBusinessEventOperator``, the legacy API's five types), and, with
+``check_declared_attributes=True``, before a trigger is sent (values of the declared type only, in
+the vocabulary of the API that answered the look-up: the legacy ``string``, ``int``, ``float``,
+``array``, ``date``, or V5's ``string``, ``number``, ``boolean``, ``datetime``). Pure: it reads the
+look-up's answer as data (:class:`~moengage_provider.api.versions.DeclaredEvent`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
 from moengage_provider.api.text_fields import InvalidBusinessEventError
+from moengage_provider.api.versions import DeclaredEvent
 
 #: The attribute types a business event can declare.
 ATTRIBUTE_TYPES = ("string", "int", "float", "array", "date")
@@ -36,15 +41,6 @@ def validate_attribute_types(attribute_types: object) -> dict[str, str]:
     return checked
 
 
-def declared_attribute_types(event: Mapping[str, Any]) -> dict[str, str]:
-    """Attribute name -> type, from a search result's ``event_attributes`` list."""
-    declared: dict[str, str] = {}
-    for item in event.get("event_attributes") or []:
-        if isinstance(item, Mapping) and isinstance(item.get("attribute_name"), str):
-            declared[item["attribute_name"]] = str(item.get("attribute_data_type"))
-    return declared
-
-
 def _matches_declared_type(kind: str, value: Any) -> bool:
     if kind == "string":
         return isinstance(value, str)
@@ -56,6 +52,20 @@ def _matches_declared_type(kind: str, value: Any) -> bool:
         return isinstance(value, list)
     if kind == "date":
         return isinstance(value, str)
+    if kind == "number":  # V5
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind == "boolean":  # V5
+        return isinstance(value, bool)
+    if kind == "datetime":  # V5: ISO 8601, as dates and datetimes are sent
+        return isinstance(value, str) and _is_iso_8601(value)
+    return True
+
+
+def _is_iso_8601(text: str) -> bool:
+    try:
+        dt.datetime.fromisoformat(text)
+    except ValueError:
+        return False
     return True
 
 
@@ -77,13 +87,13 @@ def check_against_declared(event_attributes: Mapping[str, Any], declared: Mappin
 
 
 def check_declared(
-    event_name: str, event_attributes: Mapping[str, Any], declared: Mapping[str, Any] | None
+    event_name: str, event_attributes: Mapping[str, Any], declared: DeclaredEvent | None
 ) -> None:
-    """The attributes against the event as MoEngage's search found it (None: no such event)."""
+    """The attributes against the event as MoEngage's look-up found it (None: no such event)."""
     if declared is None:
         raise InvalidBusinessEventError(
             "event_name",
             f"{event_name!r} is not declared in this MoEngage workspace; create it first "
             "(CreateBusinessEventOperator) or fix the name.",
         )
-    check_against_declared(event_attributes, declared_attribute_types(declared))
+    check_against_declared(event_attributes, declared.attributes)

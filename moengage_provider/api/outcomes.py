@@ -1,24 +1,25 @@
 """
 What each answer (or non-answer) from MoEngage means for the event: ONE table, read by the hook.
 
-Every HTTP status from 100 to 599, and every way a request can fail without one, maps to exactly one
-:class:`Outcome`:
+Every HTTP status from 100 to 599, every way a request can fail without one, and every
+:class:`~moengage_provider.api.versions.Answer` an API version reads from an answer (V5 says whether
+the campaigns went out) maps to exactly one :class:`Outcome`:
 
 - ``not_delivered``: MoEngage certainly did not take the event; sending again is safe;
 - ``delivered``: MoEngage took it;
 - ``unknown``: it may or may not have; the delivery record and ``if_outcome_unknown`` decide.
 
 The row also says whether the hook may resend at once (only where nothing was delivered and the
-cause is transient), what Airflow does, and which exception class the hook raises for it (the
-classes are named here, the table owns them). README's "When things fail" table is rendered from
+cause is transient) and what Airflow does. The table in docs/failures.md is rendered from
 :data:`RULES` (``python -m moengage_provider.api.outcomes``), and a test checks that they agree.
-The one module of ``api/`` that imports beyond the standard library: the exception classes (Airflow's).
+Standard library only: the exceptions, the hook, the operator and the tests all import it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from moengage_provider.api.versions import Answer
 from moengage_provider.exceptions import (
     Failure,
     MoEngageApiError,
@@ -26,6 +27,9 @@ from moengage_provider.exceptions import (
     MoEngageConfigurationError,
     MoEngageConnectionError,
     MoEngageError,
+    MoEngageKeyScopeError,
+    MoEngageNoActiveCampaignError,
+    MoEngageQuotaExhaustedError,
     MoEngageRateLimitError,
     MoEngageServerError,
     MoEngageValidationError,
@@ -52,9 +56,12 @@ class Rule:
     errors: tuple[type[MoEngageError], ...]
     statuses: tuple[tuple[int, int], ...] = ()
     failures: tuple[Failure, ...] = ()
+    #: What the answer says about the campaigns (read by the API version): these rows come before
+    #: the status's own row.
+    answers: tuple[Answer, ...] = ()
 
 
-# Order matters: the first row whose status range (inclusive) or failure kind matches wins.
+# Order matters: the first row whose status range (inclusive), failure kind or answer matches wins.
 RULES: tuple[Rule, ...] = (
     Rule(
         "bad input; missing or unusable connection (checked before anything is sent)",
@@ -64,6 +71,48 @@ RULES: tuple[Rule, ...] = (
         (MoEngageValidationError, MoEngageConfigurationError),
     ),
     Rule("2xx with MoEngage's JSON answer", Outcome.DELIVERED, False, SUCCEEDS, (), statuses=((200, 299),)),
+    Rule(
+        "V5: 200 `SUCCESS` (every campaign and flow attached to the event reserved)",
+        Outcome.DELIVERED,
+        False,
+        SUCCEEDS,
+        (),
+        answers=(Answer.ALL_TRIGGERED,),
+    ),
+    Rule(
+        "V5: 200 `PARTIAL_SUCCESS` (some campaigns or flows skipped by quota; sending again would "
+        "message the reached audiences twice)",
+        Outcome.DELIVERED,
+        False,
+        "succeeds, and warns naming the skipped campaign and flow IDs",
+        (),
+        answers=(Answer.SOME_SKIPPED_BY_QUOTA,),
+    ),
+    Rule(
+        "V5: 200 `FAILURE` with nothing attached (`total` 0); legacy: 400 'No active campaign found' "
+        "(no active campaign or flow uses the event)",
+        Outcome.NOT_DELIVERED,
+        False,
+        f"{FAILS_NOW}: attach an active campaign or flow to the event in MoEngage",
+        (MoEngageNoActiveCampaignError,),
+        answers=(Answer.NOTHING_ATTACHED,),
+    ),
+    Rule(
+        "V5: 200 `FAILURE`, every campaign and flow attached skipped by quota",
+        Outcome.NOT_DELIVERED,
+        False,
+        f"{WAITS}, then sends again",
+        (MoEngageQuotaExhaustedError,),
+        answers=(Answer.ALL_SKIPPED_BY_QUOTA,),
+    ),
+    Rule(
+        "V5: 403 `FORBIDDEN` (the API key lacks the business-events scope)",
+        Outcome.NOT_DELIVERED,
+        False,
+        f"{FAILS_NOW}: a configuration error, use a key with business-events access",
+        (MoEngageKeyScopeError,),
+        answers=(Answer.KEY_LACKS_SCOPE,),
+    ),
     Rule(
         "2xx whose body is not MoEngage's JSON (a proxy or login page answering)",
         Outcome.UNKNOWN,
@@ -159,6 +208,7 @@ _BY_STATUS: dict[int, Rule] = {}
 for _status in range(100, 600):
     _BY_STATUS[_status] = next(r for r in RULES if any(low <= _status <= high for low, high in r.statuses))
 _BY_FAILURE: dict[Failure, Rule] = {kind: next(r for r in RULES if kind in r.failures) for kind in Failure}
+_BY_ANSWER: dict[Answer, Rule] = {kind: next(r for r in RULES if kind in r.answers) for kind in Answer}
 
 
 def for_status(status: int) -> Rule:
@@ -171,6 +221,11 @@ def for_failure(kind: Failure) -> Rule:
     return _BY_FAILURE[kind]
 
 
+def for_answer(kind: Answer) -> Rule:
+    """The row for an answer whose content says more than its status (what became of the campaigns)."""
+    return _BY_ANSWER[kind]
+
+
 _OUTCOME_TEXT = {
     Outcome.DELIVERED: "delivered",
     Outcome.NOT_DELIVERED: "not delivered: safe to send again",
@@ -179,7 +234,7 @@ _OUTCOME_TEXT = {
 
 
 def markdown_table() -> str:
-    """README's "When things fail" table, rendered from :data:`RULES`."""
+    """docs/failures.md's outcomes table, rendered from :data:`RULES`."""
     lines = [
         "| what happened | the event | the hook | error | Airflow |",
         "| --- | --- | --- | --- | --- |",

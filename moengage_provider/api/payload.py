@@ -3,6 +3,9 @@ What MoEngage accepts as a business event, checked before anything is sent.
 
 Shared by the hook, the operator and the notifier so there is one answer to "is this a valid
 event?". It knows neither HTTP nor Airflow: it takes Python values and returns the JSON-ready body.
+What differs between API versions (booleans; ``triggered_by`` required) comes as the version's
+:class:`PayloadRules`: the legacy API's unless told otherwise, and at
+DAG parse, where the connection is not known, :data:`ANY_VERSION`.
 Here: attribute values, the body and its bytes; the event name, ``triggered_by`` and the error
 class are in ``text_fields``; the types an event declares in MoEngage are in ``declared``.
 """
@@ -25,6 +28,29 @@ from moengage_provider.api.text_fields import (
     short,
     validate_event_name,
     validate_triggered_by,
+)
+
+
+@dataclass(frozen=True)
+class PayloadRules:
+    """What one API takes in a trigger beyond the rules every version shares (each version's adapter
+    in ``api/versions.py`` names its rules; they live here, so a DAG file's import stops here)."""
+
+    #: How messages name the API (``api_version v1.0``).
+    api: str
+    #: Attribute values may be booleans.
+    booleans: bool
+    #: ``triggered_by`` must be given.
+    triggered_by_required: bool
+
+
+LEGACY_RULES = PayloadRules("api_version v1.0", booleans=False, triggered_by_required=False)
+V5_RULES = PayloadRules("api_version v5", booleans=True, triggered_by_required=True)
+#: At DAG parse the connection is not known: refuse only what no version accepts.
+ANY_VERSION = PayloadRules(
+    "any API version",
+    booleans=LEGACY_RULES.booleans or V5_RULES.booleans,
+    triggered_by_required=LEGACY_RULES.triggered_by_required and V5_RULES.triggered_by_required,
 )
 
 #: Our own guard: MoEngage publishes no payload size limit, so refuse bodies no event needs.
@@ -63,7 +89,22 @@ def _bounded(number: int, where: str) -> int:
     return number
 
 
-def _normalize_scalar(value: Any, where: str) -> Any:
+def _decimal(value: decimal.Decimal, where: str) -> int | float:
+    """README: a whole ``Decimal`` (``12``, ``12.00``, ``1.2E+1``) is sent as an int, any other as a float."""
+    if not value.is_finite():
+        raise InvalidBusinessEventError(
+            where, f"is {short(value)}, which JSON cannot carry as a number; send a finite number."
+        )
+    if value != value.to_integral_value():
+        return _finite(float(value), value, where)
+    if not INT_MIN <= value <= INT_MAX:  # compared before int(): 1E+999999 has a million digits
+        raise InvalidBusinessEventError(
+            where, "is a whole number beyond the 64-bit range MoEngage stores; send it as a string."
+        )
+    return int(value)
+
+
+def _normalize_scalar(value: Any, where: str, rules: PayloadRules) -> Any:
     kind = type(value)  # never isinstance(): a hostile __class__ could raise
     if kind is str:
         return plain_text(value, where, name=False)
@@ -72,10 +113,13 @@ def _normalize_scalar(value: Any, where: str) -> Any:
     if kind is float:
         return _finite(value, value, where)
     if issubclass(kind, bool):
+        if rules.booleans:
+            return value
         raise InvalidBusinessEventError(
             where,
-            "is a boolean, which MoEngage attributes cannot hold (types: string, int, float, array, date); "
-            "send 'true'/'false' as a string or 1/0 as an int.",
+            f"is a boolean, which the legacy API ({rules.api}) cannot carry (types: string, int, float, "
+            "array, date); send 'true'/'false' as a string or 1/0 as an int, or set the connection's "
+            "api_version to v5, whose attributes may be booleans.",
         )
     if issubclass(kind, str):
         return plain_text(value, where, name=False)
@@ -94,19 +138,11 @@ def _normalize_number(kind: type, value: Any, where: str) -> int | float:
     if issubclass(kind, numbers.Integral):
         return _bounded(int(value), where)
     if issubclass(kind, decimal.Decimal):
-        if not value.is_finite():
-            raise InvalidBusinessEventError(
-                where, f"is {short(value)}, which JSON cannot carry as a number; send a finite number."
-            )
-        if value.as_tuple().exponent == 0:
-            return _bounded(int(value), where)
-        return _finite(float(value), value, where)
+        return _decimal(value, where)
     try:
-        number = float(value)
+        number = float(value)  # always an exact float: Python converts what __float__ returns
     except OverflowError:
         number = math.inf
-    if type(number) is not float:
-        raise TypeError(f"{kind.__name__}.__float__ returned {type(number).__name__}")
     return _finite(number, value, where)
 
 
@@ -138,13 +174,15 @@ def _not_an_attribute_value(kind: type, value: Any, where: str) -> InvalidBusine
     )
 
 
-def _normalize_value(value: Any, where: str) -> Any:
+def _normalize_value(value: Any, where: str, rules: PayloadRules) -> Any:
     try:
         if type(value) is str:
             return plain_text(value, where, name=False)
         if issubclass(type(value), (list, tuple)):
-            return [_normalize_scalar(item, f"{where}[{index}]") for index, item in enumerate(list(value))]
-        return _normalize_scalar(value, where)
+            return [
+                _normalize_scalar(item, f"{where}[{index}]", rules) for index, item in enumerate(list(value))
+            ]
+        return _normalize_scalar(value, where, rules)
     except InvalidBusinessEventError:
         raise
     except Exception as err:  # a value whose own methods fail (__float__, __iter__, isoformat...)
@@ -152,12 +190,12 @@ def _normalize_value(value: Any, where: str) -> Any:
 
 
 def _failure(err: BaseException) -> str:
-    try:
-        text = str(err)
-    except Exception:
-        text = ""
     name = type(err).__name__
-    return f"{name}: {text[:120]}" if text else name
+    try:
+        text = str(err)[:120]
+    except Exception:  # an exception whose own message fails: its name is all there is
+        return name
+    return f"{name}: {text}" if text else name
 
 
 def _attribute_name(key: object) -> str:
@@ -175,13 +213,16 @@ def _attribute_name(key: object) -> str:
     return name
 
 
-def normalize_event_attributes(event_attributes: object) -> dict[str, Any]:
+def normalize_event_attributes(
+    event_attributes: object, rules: PayloadRules = LEGACY_RULES
+) -> dict[str, Any]:
     """
     Return the attributes as MoEngage will receive them, types kept.
 
-    Ints stay ints, lists stay lists, strings stay strings (even "12"); dates and datetimes become
-    ISO 8601 text because MoEngage publishes no date format. Any mapping is read; what it holds must
-    be plain data: anything else is an :class:`InvalidBusinessEventError` naming the attribute.
+    Ints stay ints, lists stay lists, strings stay strings (even "12"), booleans stay booleans where
+    the API takes them (``rules``); dates and datetimes become ISO 8601 text. Any mapping is read;
+    what it holds must be plain data: anything else is an :class:`InvalidBusinessEventError` naming
+    the attribute.
     """
     kind = type(event_attributes)
     if issubclass(kind, str):
@@ -216,26 +257,36 @@ def normalize_event_attributes(event_attributes: object) -> dict[str, Any]:
         ):
             normalized[name] = value
         else:
-            normalized[name] = _normalize_value(value, f"event_attributes.{name}")
+            normalized[name] = _normalize_value(value, f"event_attributes.{name}", rules)
     return normalized
 
 
 def prepare_trigger(
-    event_name: object, event_attributes: object, triggered_by: object = None
+    event_name: object,
+    event_attributes: object,
+    triggered_by: object = None,
+    rules: PayloadRules = LEGACY_RULES,
 ) -> PreparedTrigger:
     """
-    Validate and encode a trigger once: the body and the exact bytes to send.
+    Validate and encode a trigger once, for the API whose ``rules`` apply: the body and the exact
+    bytes to send.
 
     Total: for any Python values it returns, or raises :class:`InvalidBusinessEventError` naming the
     field; never another exception.
     """
     body: dict[str, Any] = {
         "event_name": validate_event_name(event_name),
-        "event_attributes": normalize_event_attributes(event_attributes),
+        "event_attributes": normalize_event_attributes(event_attributes, rules),
     }
     email = validate_triggered_by(triggered_by)
     if email is not None:
         body["triggered_by"] = email
+    elif rules.triggered_by_required:
+        raise InvalidBusinessEventError(
+            "triggered_by",
+            f"is required by MoEngage's Business Events API V5 (the connection's {rules.api}): set it to "
+            "the email of whoever fires the event, e.g. 'data-team@example.com'.",
+        )
     data = encode_body(body)
     if len(data) > MAX_BODY_BYTES:
         raise InvalidBusinessEventError(

@@ -22,9 +22,12 @@ class InvalidBusinessEventError(ValueError):
         super().__init__(f"{field}: {problem}")
 
 
-def plain_text(value: str, where: str, *, name: bool) -> str:
-    """A plain ``str`` copy (a subclass's overrides never run), refusing what strict JSON readers refuse."""
-    text = value if type(value) is str else str.__str__(value)
+def plain_text(value: str, where: str, *, name: bool = False) -> str:
+    """
+    A plain ``str`` copy (a subclass's overrides never run), refusing what strict JSON readers refuse;
+    ``name=True`` (names and addresses, matched exactly) also refuses invisible characters.
+    """
+    text = str.__str__(value)  # the str itself, or a subclass's characters as a plain str
     if not text.isascii():
         try:
             text.encode("utf-8")

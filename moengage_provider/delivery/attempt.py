@@ -1,12 +1,11 @@
 """
 One try of ``TriggerBusinessEventOperator``, top to bottom: load the delivery record, decide, gate by
-idempotency key, send, classify, wait out a rate limit, settle an unknown outcome, report.
-
-The try gets typed values (the prepared payload, the delivery settings, the task instance, the hook,
-the store, a logger, a way to defer), never the operator. What an answer means is the hook's (by
-``api/outcomes.py``), what the next try does is ``record.py``'s, how a rate limit is waited out is
-``rate_limit_wait.py``'s (how long: ``api/rate_limits.py``): this module does what they decide, in
-order, and says so in the log and in the try's :class:`~moengage_provider.observability.report.TryReport`.
+idempotency key, send, classify, wait out a rate limit, settle an unknown outcome, report. It gets
+typed values, never the operator. What an answer means is the hook's (by ``api/outcomes.py``; what
+differs per API version, ``api/versions.py``), what the next try does ``record.py``'s, how a rate limit
+is waited out ``rate_limit_wait.py``'s (how long: ``api/rate_limits.py``): this module does what they
+decide, in order, and says so in the log and in the try's
+:class:`~moengage_provider.observability.report.TryReport`.
 """
 
 from __future__ import annotations
@@ -71,6 +70,7 @@ class Attempt:
         self.event_name = prepared.event_name
         self._rate_limit = RateLimitWaiter(settings, task, log, defer, prepared.event_name)
         self.fingerprint = ""  # of the payload, for this workspace and endpoint, once the connection is read
+        self.request_id: str | None = None  # API V5's X-MOE-Request-Id: the same on every try of a delivery
         #: How the try ended, once it has (None: it ended before reaching the connection).
         self.report: TryReport | None = None
         self._connection: MoEngageConnectionSettings | None = None
@@ -110,7 +110,7 @@ class Attempt:
         except Exception as err:  # a deferral (TaskDeferred) is not the end of a try and passes through
             self._finish(err)
             raise
-        self._finish(None)
+        self._finish(None, result)
         return result
 
     def _run(self) -> dict[str, Any]:
@@ -119,6 +119,7 @@ class Attempt:
         self.fingerprint = payload_fingerprint(
             self.prepared.data, workspace_id=settings.workspace_id, base_url=settings.base_url
         )
+        self.request_id = self.task.request_id(self.fingerprint) if settings.api.sends_request_id else None
         plan = self._plan = plan_try(self.store.load(), self.fingerprint, self.settings)
         previous = plan.previous
         if plan.action is Action.ALREADY_DELIVERED and previous is not None:
@@ -156,7 +157,7 @@ class Attempt:
                 self._check.before_send(self.fingerprint)
             try:
                 with metrics.trigger_request(self.event_name, self._data_center, self.hook):
-                    answer = self.hook.send_prepared_trigger(self.prepared)
+                    answer = self.hook.send_prepared_trigger(self.prepared, request_id=self.request_id)
             except MoEngageRateLimitError as err:
                 self._sent.append(err.outcome)
                 # To the microsecond: the total wait is counted from here, and windows may last seconds.
@@ -182,7 +183,7 @@ class Attempt:
                 raise
             self._sent.append(Outcome.DELIVERED)
             now = utc_now_iso()
-            result = {"event_name": self.event_name, "message": answer.get("message"), "sent_at": now}
+            result = self.hook.api.trigger_result(self.event_name, answer, now)
             self.store.save(after_attempt(plan, attempt, Outcome.DELIVERED, now=now, result=result))
             if self._gate is not None:
                 self._gate.record()
@@ -192,7 +193,7 @@ class Attempt:
 
     def _check_declared(self) -> None:
         """``check_declared_attributes``: the event as declared in MoEngage must take these attributes."""
-        declared = self.hook.get_business_event(self.event_name)
+        declared = self.hook.find_business_event(self.event_name)
         with invalid_event_fails_the_task():
             check_declared(self.event_name, self.prepared.body["event_attributes"], declared)
 
@@ -306,11 +307,10 @@ class Attempt:
     def _data_center(self) -> str | None:
         return self._connection.data_center if self._connection is not None else None
 
-    def _finish(self, error: BaseException | None) -> None:
+    def _finish(self, error: BaseException | None, result: Mapping[str, Any] | None = None) -> None:
         """The one place where the try's end is known: its report (lineage reads it) and its metrics.
         Never changes how the try ends."""
-        connection = self._connection
-        if connection is None:  # it ended before the connection was read: nothing went out
+        if (connection := self._connection) is None:  # it ended before reading the connection: sent nothing
             return
         plan = self._plan
         doubt = bool(plan and plan.same and plan.previous and plan.previous.in_doubt)
@@ -323,6 +323,7 @@ class Attempt:
                 deduplicated=self._deduplicated,
                 settled_as_unknown=self._settled_as_unknown,
                 resolution=policy_name(plan.action) if plan is not None and doubt else None,
+                result=result,
             )
             metrics.try_finished(self.report)
         except Exception:

@@ -2,8 +2,9 @@
 ``if_outcome_unknown="check"``: turn "MoEngage may have taken the event" into a fact where the
 event's own counters allow it.
 
-MoEngage's search API reports, per business event, ``total_trigger`` (accepted triggers) and
-``last_received_time``. A try reads them once before sending and keeps them in the task instance's
+MoEngage's look-ups report, per business event, how many triggers it accepted and when the last
+came (the legacy search's ``total_trigger`` and ``last_received_time``, V5's ``trigger_count`` and
+``last_triggered_at``; the connection's API answers). A try reads them once before sending and keeps them in the task instance's
 store, beside the delivery record; when the outcome of a send is unknown (a read timeout, a dropped connection, a 5xx, a worker
 killed mid-request) it reads them again after a short settle delay and :func:`judge` decides, by
 the one table below (:data:`VERDICTS`).
@@ -14,7 +15,7 @@ the two reads moves the counters too. Counters that lag behind the triggers they
 "unchanged" look like "not delivered": the settle delay is there for that. The log line names the
 case that was met and why.
 
-No Airflow import here: reading goes through anything with ``search_business_events``; keeping
+No Airflow import here: reading goes through anything with ``find_business_event``; keeping
 goes through the task instance's :class:`~moengage_provider.delivery.stores.DeliveryStore`.
 """
 
@@ -27,6 +28,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
+    from moengage_provider.api.versions import DeclaredEvent
     from moengage_provider.delivery.stores import DeliveryStore
 
 Verdict = Literal["not_delivered", "delivered", "inconclusive"]
@@ -50,7 +52,7 @@ _BY_CASE = {case: (verdict, action) for case, verdict, action in VERDICTS}
 
 
 class _Searcher(Protocol):
-    def search_business_events(self, *, event_names: list[str]) -> list[dict[str, Any]]: ...
+    def find_business_event(self, event_name: str) -> DeclaredEvent | None: ...
 
 
 @dataclass(frozen=True)
@@ -91,20 +93,18 @@ class CheckResult:
 
 
 def read_counters(hook: _Searcher, event_name: str) -> Counters | None:
-    """One search call; None when the counters cannot be read (any error, or no such event)."""
+    """One look-up (every page of it); None when the counters cannot be read (any error, no such event)."""
     try:
-        found = hook.search_business_events(event_names=[event_name])
+        event = hook.find_business_event(event_name)
     except Exception:  # the check then says "unreadable": the fallback decides, nothing is guessed
         return None
-    for event in found:
-        if event.get("event_name") == event_name and isinstance(event.get("total_trigger"), int):
-            last = event.get("last_received_time")
-            return Counters(
-                total_trigger=event["total_trigger"],
-                last_received_time=last if isinstance(last, str) else None,
-                read_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            )
-    return None
+    if event is None or event.trigger_count is None:
+        return None
+    return Counters(
+        total_trigger=event.trigger_count,
+        last_received_time=event.last_triggered_at,
+        read_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    )
 
 
 def judge(before: Counters | None, after: Counters | None, *, sends_in_flight: int = 1) -> CheckResult:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import hashlib
+import uuid
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
@@ -299,6 +300,14 @@ class TaskInstanceRef:
     map_index: int = -1
     #: 0 when Airflow's context has no task instance.
     try_number: int = 0
+
+    def request_id(self, fingerprint: str) -> str:
+        """API V5's ``X-MOE-Request-Id`` of this task instance's delivery of the payload ``fingerprint``: a
+        UUID v4 derived from both, so that every try sends the same one and MoEngage support can follow
+        a retried delivery. For tracing only: MoEngage documents no de-duplication by it, and nothing
+        here relies on one."""
+        key = f"{self.dag_id}\n{self.task_id}\n{self.run_id}\n{self.map_index}\n{fingerprint}"
+        return str(uuid.UUID(bytes=hashlib.sha256(key.encode()).digest()[:16], version=4))
 
     @classmethod
     def of(cls, ti: Any) -> TaskInstanceRef:

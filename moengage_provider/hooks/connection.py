@@ -23,6 +23,7 @@ from moengage_provider.api.data_centers import (
     normalize_data_center,
     valid_data_centers_text,
 )
+from moengage_provider.api.versions import LEGACY, ApiVersion, InvalidApiVersionError, api_version
 from moengage_provider.exceptions import MoEngageConfigurationError
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ DEFAULT_TIMEOUT_SECONDS = 30.0
 MAX_CONNECT_TIMEOUT_SECONDS = 10.0
 
 # Connection extras the HTTP provider understands as transport settings; everything else in the extra
-# is ours (data_center, timeout) and must not become an HTTP header.
+# is ours (data_center, timeout, api_version) and must not become an HTTP header.
 _TRANSPORT_EXTRAS = ("proxies", "proxy", "verify", "verify_ssl", "cert", "trust_env", "max_redirects")
 
 
@@ -52,6 +53,8 @@ class MoEngageConnectionSettings:
     #: True when the connection's host replaces the data center's API URL (a proxy or the sandbox).
     host_override: bool = False
     transport_extra: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    #: The Business Events API the connection chose (extra ``api_version``; v1.0 when unset).
+    api: ApiVersion = LEGACY
 
     @cached_property
     def host(self) -> str:
@@ -92,6 +95,10 @@ def resolve_connection(conn: Connection, timeout_override: float | None = None) 
             "or a host (for a proxy or the local sandbox)."
         )
     timeout = _timeout(timeout_override if timeout_override is not None else extra.get("timeout"), where)
+    try:
+        api = api_version(extra.get("api_version", extra.get(f"extra__{CONN_TYPE}__api_version")))
+    except InvalidApiVersionError as err:
+        raise MoEngageConfigurationError(f"{where}: {err}") from None
     transport_extra = {key: extra[key] for key in _TRANSPORT_EXTRAS if key in extra}
     return MoEngageConnectionSettings(
         conn_id=conn.conn_id,
@@ -102,6 +109,7 @@ def resolve_connection(conn: Connection, timeout_override: float | None = None) 
         data_center=data_center,
         host_override=bool(conn.host),
         transport_extra=transport_extra,
+        api=api,
     )
 
 
@@ -113,7 +121,7 @@ def _connection_extra(conn: Connection, where: str) -> dict[str, Any]:
         extra = json.loads(raw) if isinstance(raw, str) else dict(raw)
     except ValueError:
         raise MoEngageConfigurationError(
-            f'{where}: the Extra field is not valid JSON; use e.g. {{"data_center": "01"}}.'
+            f'{where}: the Extra field is not valid JSON; use e.g. {{"data_center": "DC-01"}}.'
         ) from None
     if not isinstance(extra, dict):
         raise MoEngageConfigurationError(f"{where}: the Extra field must be a JSON object.")
@@ -170,7 +178,7 @@ def missing_connection_message(conn_id: str) -> str:
         f"The MoEngage connection {conn_id!r} does not exist. Create it (retrying cannot): in the UI under "
         f"Admin > Connections, type 'MoEngage', ID {conn_id!r}; or as an environment variable, JSON form: "
         f'{env}=\'{{"conn_type": "moengage", "login": "YOUR_WORKSPACE_ID", "password": '
-        f'"YOUR_API_KEY", "extra": {{"data_center": "01"}}}}\'; or URI form: '
-        f"{env}='moengage://YOUR_WORKSPACE_ID:YOUR_API_KEY@?data_center=01'. Or set moengage_conn_id to "
+        f'"YOUR_API_KEY", "extra": {{"data_center": "DC-01"}}}}\'; or URI form: '
+        f"{env}='moengage://YOUR_WORKSPACE_ID:YOUR_API_KEY@?data_center=DC-01'. Or set moengage_conn_id to "
         "an existing connection."
     )

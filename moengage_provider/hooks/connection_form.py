@@ -44,9 +44,9 @@ def connection_form_widgets() -> dict[str, Any]:
         if "enum" in schema:
             description = f"{description} One of: {', '.join(schema['enum'])}."
             # 3.0/3.1 turn any_of into a dropdown of these values; Airflow 2's form is free text, so
-            # its data center accepts what the hook accepts (01, DC-01, a dashboard URL).
-            free_text = name == "data_center" and not AIRFLOW_V_3_0_PLUS
-            validators.append(_data_center_validator if free_text else any_of(schema["enum"]))
+            # there a field accepts what the hook accepts (01, DC-01, a dashboard URL; v5, 5).
+            free_text = _FREE_TEXT_CHECKS.get(name) if not AIRFLOW_V_3_0_PLUS else None
+            validators.append(free_text or any_of(schema["enum"]))
         default = schema.get("default")
         widgets[name] = StringField(
             lazy_gettext(spec.get("label", name)),
@@ -56,6 +56,19 @@ def connection_form_widgets() -> dict[str, Any]:
             widget=BS3TextFieldWidget(),
         )
     return widgets
+
+
+def _api_version_validator(form: Any, field: Any) -> None:
+    """Refuse an API version the hook would refuse, with the hook's own message."""
+    from wtforms.validators import ValidationError
+
+    from moengage_provider.api.versions import InvalidApiVersionError, api_version
+
+    if field.data:
+        try:
+            api_version(field.data)
+        except InvalidApiVersionError as err:
+            raise ValidationError(str(err)) from None
 
 
 def _data_center_validator(form: Any, field: Any) -> None:
@@ -69,3 +82,7 @@ def _data_center_validator(form: Any, field: Any) -> None:
             normalize_data_center(field.data)
         except InvalidDataCenterError as err:
             raise ValidationError(str(err)) from None
+
+
+#: Airflow 2's free-text fields, checked as the hook reads them.
+_FREE_TEXT_CHECKS = {"data_center": _data_center_validator, "api_version": _api_version_validator}

@@ -22,18 +22,23 @@ from airflow.providers.common.compat.sdk import BaseHook, Connection
 from airflow.providers.http.hooks.http import HttpHook
 
 from moengage_provider import __version__
-from moengage_provider.api.payload import (
-    PreparedTrigger,
-    encode_body,
-    prepare_trigger,
+from moengage_provider.api.payload import PreparedTrigger, encode_body, prepare_trigger
+from moengage_provider.api.versions import (
+    LEGACY,
+    ApiVersion,
+    DeclaredEvent,
+    TriggerAnswer,
+    api_of_path,
+    api_version,
+    new_request_id,
 )
 from moengage_provider.exceptions import (
-    MoEngageApiError,
-    MoEngageClientError,
     MoEngageConfigurationError,
-    MoEngageConnectionError,
     MoEngageError,
+    MoEngageNoActiveCampaignError,
+    MoEngageQuotaExhaustedError,
     invalid_event_fails_the_task,
+    mention_request_id,
 )
 from moengage_provider.hooks.connection import (
     CONN_TYPE,
@@ -43,11 +48,13 @@ from moengage_provider.hooks.connection import (
     missing_connection_message,
     resolve_connection,
 )
+from moengage_provider.hooks.lookups import look_up
 from moengage_provider.hooks.responses import (
     error_for_failure,
     hook_may_resend,
     parse_response,
     rate_limit_headers,
+    refuse_undelivered,
 )
 
 if TYPE_CHECKING:
@@ -55,9 +62,10 @@ if TYPE_CHECKING:
 
     from moengage_provider.api.rate_limits import RateLimitHeaders
 
-TRIGGER_ENDPOINT = "/v1.0/business_event/trigger"
-CREATE_ENDPOINT = "/v1.0/business_event"
-SEARCH_ENDPOINT = "/v1.0/business_event/search"
+#: The legacy API's paths (``api/versions.py`` has every version's).
+TRIGGER_ENDPOINT = LEGACY.trigger_path
+CREATE_ENDPOINT = LEGACY.create_path
+SEARCH_ENDPOINT = LEGACY.search_path
 
 __all__ = ["CREATE_ENDPOINT", "SEARCH_ENDPOINT", "TRIGGER_ENDPOINT", "MoEngageHook"]
 
@@ -167,6 +175,17 @@ class MoEngageHook(BaseHook):
 
     # -- API -------------------------------------------------------------------------------------
 
+    @property
+    def api(self) -> ApiVersion:
+        """The Business Events API the connection chose (extra ``api_version``: v1.0 or v5)."""
+        return self.settings.api
+
+    def prepare_trigger(
+        self, event_name: object, event_attributes: object, triggered_by: object = None
+    ) -> PreparedTrigger:
+        """Validate and encode a trigger for the connection's API (raises ``InvalidBusinessEventError``)."""
+        return prepare_trigger(event_name, event_attributes, triggered_by, rules=self.api.payload)
+
     def trigger_business_event(
         self,
         event_name: str,
@@ -177,37 +196,81 @@ class MoEngageHook(BaseHook):
         Fire a business event; campaigns set to it then message the matching users.
 
         Validates first (nothing is sent for a bad event) and returns MoEngage's parsed answer,
-        e.g. ``{"message": "The business event has been triggered"}``.
+        e.g. ``{"message": "The business event has been triggered"}`` (V5: its envelope, whose
+        ``data.triggered_status`` says whether the campaigns went out).
         """
         with invalid_event_fails_the_task():
-            prepared = prepare_trigger(event_name, event_attributes, triggered_by)
+            prepared = self.prepare_trigger(event_name, event_attributes, triggered_by)
         return self.send_prepared_trigger(prepared)
 
-    def send_prepared_trigger(self, prepared: PreparedTrigger) -> dict[str, Any]:
+    def send_prepared_trigger(
+        self, prepared: PreparedTrigger, *, request_id: str | None = None
+    ) -> dict[str, Any]:
         """
-        Send a trigger already validated and encoded by :func:`~moengage_provider.api.payload.prepare_trigger`.
+        Send a trigger already validated and encoded by :meth:`prepare_trigger`.
 
         The operator and the notifier validate once and send the same bytes through here; direct
-        callers use :meth:`trigger_business_event`, which validates.
+        callers use :meth:`trigger_business_event`, which validates. ``request_id``: under V5, the
+        ``X-MOE-Request-Id`` of this delivery (the operator passes the same one on every try); a new
+        one when not given.
         """
+        api = self.api
+        request_id = (request_id or new_request_id()) if api.sends_request_id else None
         started = time.monotonic()
-        result = self._post_bytes(TRIGGER_ENDPOINT, prepared.data)
-        elapsed_ms = (time.monotonic() - started) * 1000
+        try:
+            answer = self._request("POST", api.trigger_path, data=prepared.data, request_id=request_id)
+            read = api.read_trigger(answer)
+            self._count_campaigns(prepared.event_name, read)
+            refuse_undelivered(read, api.trigger_path)
+        except MoEngageError as err:
+            mention_request_id(err, request_id)
+            if isinstance(err, MoEngageQuotaExhaustedError):  # the wait that follows speaks of rate limits
+                self.log.warning("%s", err)
+            if isinstance(err, MoEngageNoActiveCampaignError) and self.dashboard_url():
+                err.add_context(f"The workspace's campaigns: {self.dashboard_url()}")
+            raise
         capacity = self.last_rate_limit.capacity_text() if self.last_rate_limit else None
         self.log.info(
-            "MoEngage business event %r triggered on %s (attributes: %s) in %.0f ms%s",
-            prepared.body["event_name"],
+            "MoEngage business event %r triggered on %s (attributes: %s) in %.0f ms%s%s",
+            prepared.event_name,
             self.settings.host,
             ", ".join(prepared.body["event_attributes"]) or "none",
-            elapsed_ms,
+            (time.monotonic() - started) * 1000,
+            _campaigns_said(read, request_id) if api.sends_request_id else "",
             f"; {capacity}" if capacity else "",
         )
-        return result
+        if read.triggered_status == "PARTIAL_SUCCESS":
+            self.log.warning(
+                "MoEngage business event %r reached only some of its campaigns and flows (%s); skipped by "
+                "quota: %s. The event was delivered and will not be sent again (that would message the "
+                "audiences it reached twice).",
+                prepared.event_name,
+                read.counts(),
+                read.skipped(),
+            )
+        elif api.sends_request_id and read.answer is None:
+            self.log.warning(
+                "MoEngage answered %s without a triggered_status this provider knows (%r); taken as "
+                "delivered. Check the event's campaigns in MoEngage.",
+                api.trigger_path,
+                read.triggered_status,
+            )
+        return answer
+
+    def _count_campaigns(self, event_name: str, read: TriggerAnswer) -> None:
+        """V5's ``summary``: campaigns and flows triggered and skipped by quota, as metrics."""
+        if read.summary:
+            from moengage_provider.observability import metrics
+
+            metrics.campaigns(event_name, self.settings.data_center, read.summary)
 
     def create_business_event(
         self, event_name: str, attribute_types: Mapping[str, str], created_by: str
     ) -> dict[str, Any]:
-        """Declare a business event and its typed attributes (string, int, float, array, date)."""
+        """Declare a business event and its typed attributes (string, int, float, array, date).
+
+        Always through the legacy API (``POST /v1.0/business_event``), whatever the connection's
+        ``api_version``: creating an event has not moved to V5."""
         body = {
             "event_name": event_name,
             "event_attributes": [
@@ -219,66 +282,72 @@ class MoEngageHook(BaseHook):
         return self.post(CREATE_ENDPOINT, body)
 
     def search_business_events(
-        self, *, event_names: Sequence[str] | None = None, event_ids: Sequence[str] | None = None
+        self,
+        *,
+        event_names: Sequence[str] | None = None,
+        event_ids: Sequence[str] | None = None,
+        api_version: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Look declared events up by name or ID; returns MoEngage's ``data`` list."""
-        body: dict[str, Any] = {}
-        if event_names:
-            body["event_names"] = list(event_names)
-        if event_ids:
-            body["event_ids"] = list(event_ids)
-        if not body:
-            raise ValueError("search_business_events needs event_names or event_ids.")
-        answer = self.post(SEARCH_ENDPOINT, body)
-        data = answer.get("data", [])
-        return data if isinstance(data, list) else []
+        """Look declared events up by name or ID; returns MoEngage's ``data`` list (every page of it).
 
-    def get_business_event(self, event_name: str) -> dict[str, Any] | None:
+        Through the connection's API unless ``api_version`` names another; V5 answers in its own
+        shape (``name``, ``attributes``, ``trigger_count``...)."""
+        names, ids = list(event_names or []), list(event_ids or [])
+        if not names and not ids:
+            raise ValueError("search_business_events needs event_names or event_ids.")
+        return look_up(self._request, self._api_named(api_version), names=names, ids=ids)
+
+    def get_business_event(self, event_name: str, *, api_version: str | None = None) -> dict[str, Any] | None:
         """The declared event with this exact name (attributes included), or None if MoEngage has none."""
-        for event in self.search_business_events(event_names=[event_name]):
-            if event.get("event_name") == event_name:
+        api = self._api_named(api_version)
+        for event in look_up(self._request, api, names=[event_name]):
+            if api.declared_event(event).name == event_name:
                 return event
         return None
 
+    def find_business_event(self, event_name: str) -> DeclaredEvent | None:
+        """The event as the connection's API declares it (attribute types, counters), or None."""
+        event = self.get_business_event(event_name)
+        return None if event is None else self.api.declared_event(event)
+
+    def _api_named(self, name: str | None) -> ApiVersion:
+        return self.api if name is None else api_version(name)
+
     def test_connection(self) -> tuple[bool, str]:
         """
-        Check credentials and data center with a read-only search; nothing is created or triggered.
-
-        Used by ``airflow connections test`` and the UI's Test button.
+        Check credentials and data center with a read-only look-up through the connection's API;
+        nothing is created or triggered. Used by ``airflow connections test`` and the UI's Test button.
         """
-        try:
-            settings = self.settings
-            self.search_business_events(event_names=["airflow-connection-test"])
-        except MoEngageConfigurationError as err:
-            return False, str(err)
-        except MoEngageClientError as err:
-            return False, _explain_auth_failure(err, self.settings)
-        except MoEngageConnectionError as err:
-            return False, f"{err} Check the data center (or host) of the connection."
-        except MoEngageApiError as err:
-            return False, str(err)
-        where = settings.base_url if settings.host_override else f"data center {settings.data_center}"
-        return (
-            True,
-            f"Connected to MoEngage workspace {settings.workspace_id} at {where}: credentials accepted.",
-        )
+        from moengage_provider.hooks.connection_test import check_connection
+
+        return check_connection(self)
 
     # -- HTTP ------------------------------------------------------------------------------------
 
     def post(self, endpoint: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        """
-        POST a JSON body and return the parsed JSON answer, or raise one of our exceptions.
+        """POST a JSON body and return the parsed JSON answer, or raise one of our exceptions.
 
         Every error carries its ``outcome`` from :mod:`moengage_provider.api.outcomes`; the hook resends
         within the call only where that table says nothing was delivered and the cause may pass
         (refused, DNS, connect timeout, 503...). Anything else is raised at once so that Airflow
-        decides, and the operator can record it.
+        decides, and the operator can record it. The path says which API version answers.
         """
-        return self._post_bytes(endpoint, encode_body(body))
+        return self._request("POST", endpoint, data=encode_body(body))
 
-    def _post_bytes(self, endpoint: str, data: bytes) -> dict[str, Any]:
-        settings = self.settings
-        session = self.session
+    def _request(
+        self,
+        method: str,
+        endpoint: str,
+        *,
+        data: bytes | None = None,
+        params: Mapping[str, Any] | None = None,
+        request_id: str | None = None,
+    ) -> dict[str, Any]:
+        """One request, resent only where the table allows; V5 requests carry ``X-MOE-Request-Id``
+        (``request_id``, else a new one), and every error names it."""
+        settings, session, api = self.settings, self.session, api_of_path(endpoint)
+        request_id = (request_id or new_request_id()) if api.sends_request_id else None
+        headers = api.request_headers(request_id)
         url = settings.base_url + endpoint
         connect_timeout = min(settings.timeout, MAX_CONNECT_TIMEOUT_SECONDS)
         timeout = (connect_timeout, settings.timeout)
@@ -289,7 +358,10 @@ class MoEngageHook(BaseHook):
             try:
                 try:
                     # A redirected POST must not be re-sent elsewhere: redirects are not followed.
-                    response = session.post(url, data=data, timeout=timeout, allow_redirects=False)
+                    response = session.request(
+                        method, url, data=data, params=params, headers=headers, timeout=timeout,
+                        allow_redirects=False,
+                    )  # fmt: skip
                 except Exception as err:  # requests, urllib3 or the OS: classified, never passed on raw
                     raise error_for_failure(
                         err,
@@ -297,11 +369,13 @@ class MoEngageHook(BaseHook):
                         host=settings.host,
                         connect_timeout=connect_timeout,
                         read_timeout=settings.timeout,
+                        method=method,
                     ) from None
                 self.last_rate_limit = rate_limit_headers(response)
-                return parse_response(response, endpoint, self.last_rate_limit)
+                return parse_response(response, endpoint, api, method, self.last_rate_limit)
             except MoEngageError as err:
                 if attempt >= attempts or not hook_may_resend(err):
+                    mention_request_id(err, request_id)
                     raise
                 self._wait_before_retry(attempt, attempts, str(err))
                 attempt += 1
@@ -319,29 +393,8 @@ class MoEngageHook(BaseHook):
         time.sleep(delay)
 
 
-def _explain_auth_failure(err: MoEngageClientError, settings: MoEngageConnectionSettings) -> str:
-    """Tell wrong key, wrong workspace and wrong data center apart where MoEngage's answer allows."""
-    details = json.dumps(err.details or "", default=str)
-    if err.status == 401 and "APP_SECRET_KEY" in details:
-        return (
-            f"MoEngage rejected the API Key for workspace {settings.workspace_id}{_request_id(err)}. Use the key from the 'Campaign report/Business events/...' tile, "
-            "not the Data API key."
-        )
-    if err.status == 401 and "APP_ID" in details:
-        where = settings.host
-        if settings.data_center and not settings.host_override:
-            from moengage_provider.api.data_centers import DATA_CENTERS
-
-            where = (
-                f"data center {settings.data_center} ({DATA_CENTERS[settings.data_center]}, {settings.host})"
-            )
-        return (
-            f"MoEngage does not know workspace {settings.workspace_id!r} in {where}{_request_id(err)}. "
-            "Check the Workspace ID and that the data center matches your dashboard URL."
-        )
-    return str(err)
-
-
-def _request_id(err: MoEngageApiError) -> str:
-    """`` (request_id=...)`` when MoEngage sent one; nothing when it did not."""
-    return f" (request_id={err.request_id})" if err.request_id else ""
+def _campaigns_said(read: TriggerAnswer, request_id: str | None) -> str:
+    """The end of V5's log line: what came of the campaigns, and the request's ID."""
+    return (
+        f": {read.triggered_status or 'no triggered_status'}, {read.counts()} (X-MOE-Request-Id {request_id})"
+    )

@@ -11,10 +11,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import socket
 from typing import TYPE_CHECKING, Any
 
-from moengage_provider.api.outcomes import Failure, Outcome, Rule, for_failure, for_status
+from moengage_provider.api.outcomes import Failure, Outcome, Rule, for_answer, for_failure, for_status
 from moengage_provider.api.rate_limits import RateLimitHeaders, read_headers
+from moengage_provider.api.versions import LEGACY, ApiVersion, TriggerAnswer
 from moengage_provider.exceptions import MoEngageApiError, MoEngageConnectionError, MoEngageError
 
 if TYPE_CHECKING:
@@ -22,7 +24,11 @@ if TYPE_CHECKING:
 
 
 def parse_response(
-    response: Response, endpoint: str, rate_limit: RateLimitHeaders | None = None
+    response: Response,
+    endpoint: str,
+    api: ApiVersion = LEGACY,
+    method: str = "POST",
+    rate_limit: RateLimitHeaders | None = None,
 ) -> dict[str, Any]:
     """MoEngage's parsed answer for a delivered request, or raise the error the table names (with
     ``rate_limit``, what the answer's headers say about the rate limit, read now if not given)."""
@@ -38,22 +44,47 @@ def parse_response(
         raise _error_class(rule)(
             status=status,
             endpoint=endpoint,
+            method=method,
             message="the answer was not the JSON object MoEngage sends; the request may or may not "
             "have been accepted (is a proxy answering in MoEngage's place?)",
             body_excerpt=excerpt(response.text),
             outcome=rule.outcome,
         )
-    rule = for_status(status)
-    kwargs: dict[str, Any] = {"status": status, "endpoint": endpoint, **_error_fields(response)}
+    fields = _error_fields(response, api)
+    kind = api.answer_for_error(status, fields)
+    rule = for_answer(kind) if kind is not None else for_status(status)
+    kwargs: dict[str, Any] = {"status": status, "endpoint": endpoint, "method": method, **fields}
     kwargs["outcome"] = rule.outcome
     kwargs["rate_limit"] = rate_limit if rate_limit is not None else rate_limit_headers(response)
     kwargs["retry_after"] = kwargs["rate_limit"].retry_after_seconds
+    if status == 401:
+        kwargs["hint"] = (
+            f"Check the connection's Workspace ID (login) and API Key (password): use {api.key_hint}"
+        )
     if 300 <= status < 400:
         kwargs["message"] = (
             f"redirected to {response.headers.get('Location', '?')}; a POST is not followed, "
             "point the connection's host at the final URL"
         )
     raise _error_class(rule)(**kwargs)
+
+
+def refuse_undelivered(read: TriggerAnswer, endpoint: str) -> None:
+    """Raise when a trigger's 2xx answer says the event was not delivered (V5's ``FAILURE``: nothing
+    attached, or everything skipped by quota), as the table's row for it says."""
+    if read.answer is None or for_answer(read.answer).outcome is Outcome.DELIVERED:
+        return
+    rule = for_answer(read.answer)
+    raise _error_class(rule)(
+        status=200,
+        endpoint=endpoint,
+        code=read.triggered_status,
+        message=f"nothing was triggered: {read.counts()} (MoEngage's message: {read.message!r})",
+        details={"summary": dict(read.summary or {}), **{k: v for k, v in read.ids.items() if v}},
+        request_id=read.response_id,
+        outcome=rule.outcome,
+        triggered_status=read.triggered_status,
+    )
 
 
 def hook_may_resend(error: MoEngageError) -> bool:
@@ -73,43 +104,14 @@ def _error_class(rule: Rule) -> type[MoEngageApiError]:
     return error
 
 
-def _error_fields(response: Response) -> dict[str, Any]:
-    """MoEngage's documented error fields, from whichever of its three body shapes this is."""
+def _error_fields(response: Response, api: ApiVersion) -> dict[str, Any]:
+    """MoEngage's documented error fields (the API version knows its shapes), and a short excerpt."""
     shown = excerpt(response.text)
     try:
         body = response.json()
     except ValueError:
-        return {"body_excerpt": shown}
-    if not isinstance(body, dict):
-        return {"body_excerpt": shown}
-    error = body.get("error")
-    if isinstance(error, dict):  # 400/401: {"error": {code, message, details, request_id}}
-        return {
-            "code": _text(error.get("code")),
-            "message": _text(error.get("message")),
-            "details": error.get("details"),
-            "request_id": _text(error.get("request_id")),
-            "body_excerpt": shown,
-        }
-    data = body.get("data")
-    if isinstance(data, dict):  # 429: {"status": "error", "data": {code, title, description}}
-        return {
-            "code": _text(data.get("code")),
-            "message": " - ".join(t for t in (_text(data.get("title")), _text(data.get("description"))) if t),
-            "body_excerpt": shown,
-        }
-    if "title" in body or "message" in body:  # 500: {"title", "message"}
-        return {
-            "code": _text(body.get("title")),
-            "message": _text(body.get("message")),
-            "request_id": _text(body.get("request_id")),
-            "body_excerpt": shown,
-        }
-    return {"body_excerpt": shown}
-
-
-def _text(value: Any) -> str | None:
-    return None if value is None else str(value)
+        body = None
+    return {**api.error_fields(body), "body_excerpt": shown}
 
 
 def excerpt(text: str, limit: int = 200) -> str:
@@ -132,7 +134,7 @@ def rate_limit_headers(response: Response) -> RateLimitHeaders:
 def failure_kind(err: BaseException) -> Failure:
     """Which row of the table a transport exception is; anything unrecognised is the worst case."""
     import requests
-    from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+    from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
     if isinstance(err, requests.exceptions.ConnectTimeout):
         return Failure.CONNECT_TIMEOUT
@@ -145,7 +147,9 @@ def failure_kind(err: BaseException) -> Failure:
     if isinstance(err, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)):
         return Failure.TRUNCATED_ANSWER
     causes = _causes(err)
-    if any(isinstance(c, NameResolutionError) for c in causes):
+    # A failed name lookup is the resolver's own error under urllib3's: urllib3 2 wraps it in a
+    # NameResolutionError, 1.26 in a plain NewConnectionError, and both keep it in the chain.
+    if any(isinstance(c, socket.gaierror) for c in causes):
         return Failure.DNS
     # urllib3's NewConnectionError subclasses ConnectTimeoutError: test it first.
     if any(isinstance(c, NewConnectionError) for c in causes):
@@ -179,12 +183,18 @@ _OUTCOME_TAIL = {
 
 
 def error_for_failure(
-    err: BaseException, *, endpoint: str, host: str, connect_timeout: float, read_timeout: float
+    err: BaseException,
+    *,
+    endpoint: str,
+    host: str,
+    connect_timeout: float,
+    read_timeout: float,
+    method: str = "POST",
 ) -> MoEngageConnectionError:
     """Name what went wrong, and (from the table) whether the request may have reached MoEngage."""
     kind = failure_kind(err)
     text = _FAILURE_TEXT[kind].format(
-        target=f"POST {endpoint} to {host}",
+        target=f"{method} {endpoint} to {host}",
         host=host,
         cause=root_cause(err),
         connect=connect_timeout,

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseNotifier
 
-from moengage_provider.api.payload import PreparedTrigger, attributes_from_rendered, prepare_trigger
+from moengage_provider.api.payload import PreparedTrigger, attributes_from_rendered
 from moengage_provider.operators.templating import PlainStringsStayPlain
 
 if TYPE_CHECKING:
@@ -82,7 +82,7 @@ class MoEngageBusinessEventNotifier(PlainStringsStayPlain, BaseNotifier):
         from moengage_provider.exceptions import invalid_event_fails_the_task
 
         with invalid_event_fails_the_task():
-            prepared = prepare_trigger(
+            prepared = self.hook.prepare_trigger(
                 self.event_name, attributes_from_rendered(self.event_attributes), self.triggered_by
             )
         once = self._idempotency_gate(context, prepared)

@@ -23,3 +23,5 @@ class MoEngageBusinessEventRunFacet(RunFacet):
     httpStatus: int | None = None
     #: The attribute values as sent; only with ``lineage_include_values=True``.
     attributeValues: dict[str, Any] | None = None
+    #: API V5: what came of the campaigns and flows (``SUCCESS``, ``PARTIAL_SUCCESS``, ``FAILURE``).
+    triggeredStatus: str | None = None

@@ -11,7 +11,8 @@ Naming, stable (docs/observability.md):
 - name ``<workspace_id>/business_events/<event_name>``.
 
 The run facet ``moengage_businessEvent`` carries the attribute names and their JSON types, never
-their values unless the task opts in (``lineage_include_values=True``), never a key or header.
+their values unless the task opts in (``lineage_include_values=True``), never a key or header; under
+API V5 also ``triggeredStatus``, what came of the campaigns.
 """
 
 from __future__ import annotations
@@ -160,6 +161,7 @@ def operator_lineage(
             requestId=report.request_id,
             httpStatus=report.http_status,
             attributeValues=attributes if include_values else None,
+            triggeredStatus=report.triggered_status,
         )
     return OperatorLineage(inputs=inputs, outputs=outputs, run_facets=run_facets)
 

@@ -9,7 +9,7 @@ counters add up over all events (turn on ``statsd_influxdb_enabled``, Datadog or
 split them by event).
 
 :data:`METRICS` is the one table of what is emitted: a metric goes out only under a name it lists,
-as the kind it says, with the tag values it declares; the README's table is rendered from it
+as the kind it says, with the tag values it declares; docs/observability.md's table is rendered from it
 (``python -m moengage_provider.observability.metrics``). A metric must never fail a delivery: any
 error from the metrics backend is logged and dropped.
 """
@@ -21,7 +21,7 @@ import importlib
 import logging
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -59,7 +59,9 @@ METRICS: dict[str, Metric] = {
         ("rerun", "idempotency_key"),
     ),
     "rate_limited": Metric(
-        "counter", "a 429 made the task wait (as MoEngage's headers say, or for the next window)"
+        "counter",
+        "a 429 (or API V5's quota `FAILURE`) made the task wait (as MoEngage's headers say, or for the "
+        "next window)",
     ),
     "rate_limit_wait": Metric("timer", "how long that wait is, one value per wait"),
     "rate_limit_remaining": Metric(
@@ -83,6 +85,14 @@ METRICS: dict[str, Metric] = {
     ),
     "client_error": Metric(
         "counter", "MoEngage refused the request for good (4xx)", "status", ("400", "401"), open_values=True
+    ),
+    "campaigns_triggered": Metric(
+        "counter",
+        "API V5: campaigns and flows a trigger reached (its `summary.triggered`), counted by that number",
+    ),
+    "campaigns_skipped": Metric(
+        "counter",
+        "API V5: campaigns and flows a trigger skipped by quota (its `summary.failed`), counted by that number",
     ),
     "request_duration": Metric(
         "timer",
@@ -128,6 +138,7 @@ def _emit(
     own: object = None,
     seconds: float | None = None,
     amount: float = 0.0,
+    count: int = 1,
 ) -> None:
     """Emit ``name`` as its row in :data:`METRICS` says (its kind, its tag with the value ``own``):
     a counter counts one, a timer ``seconds``, a gauge ``amount``."""
@@ -145,7 +156,7 @@ def _emit(
     stat = f"{PREFIX}.{name}"
     try:
         if metric.kind == "counter":
-            _stats().incr(stat, tags=tags)
+            _stats().incr(stat, tags=tags) if count == 1 else _stats().incr(stat, count=count, tags=tags)
         elif metric.kind == "gauge":
             _stats().gauge(stat, amount, tags=tags)
         else:
@@ -163,6 +174,14 @@ def rate_limit_wait(event_name: str, data_center: str | None, seconds: float) ->
 def deduplicated(event_name: str, data_center: str | None, reason: str) -> None:
     """Nothing sent: this payload was delivered before (``reason``: ``rerun`` or ``idempotency_key``)."""
     _emit("deduplicated", event_name, data_center, reason)
+
+
+def campaigns(event_name: str, data_center: str | None, summary: Mapping[str, Any]) -> None:
+    """What one V5 trigger's ``summary`` says: campaigns and flows reached, and skipped by quota."""
+    for name, key in (("campaigns_triggered", "triggered"), ("campaigns_skipped", "failed")):
+        count = summary.get(key)
+        if isinstance(count, int) and not isinstance(count, bool) and count > 0:
+            _emit(name, event_name, data_center, count=count)
 
 
 def try_finished(report: TryReport) -> None:
@@ -218,7 +237,7 @@ def trigger_request(event_name: str, data_center: str | None, hook: Any = None) 
 
 
 def markdown_table() -> str:
-    """README's metrics table, rendered from :data:`METRICS`."""
+    """docs/observability.md's metrics table, rendered from :data:`METRICS`."""
     lines = ["| metric | kind | counts | own tag |", "| --- | --- | --- | --- |"]
     for name, metric in METRICS.items():
         kind = "timer (ms)" if metric.kind == "timer" else metric.kind

@@ -61,6 +61,8 @@ class TryReport:
     deduplicated: Deduplicated | None = None
     #: The try met an earlier unknown outcome and did this about it: resend, skip, fail or check.
     resolution: str | None = None
+    #: API V5: what came of the campaigns (``SUCCESS``, ``PARTIAL_SUCCESS``, ``FAILURE``).
+    triggered_status: str | None = None
 
     @property
     def event_name(self) -> str:
@@ -77,9 +79,10 @@ class TryReport:
         deduplicated: Deduplicated | None,
         settled_as_unknown: bool,
         resolution: str | None,
+        result: Mapping[str, Any] | None = None,
     ) -> TryReport:
         """The report of a try that sent ``body`` through ``connection`` and ended with ``error`` (if
-        any), its last request's outcome being ``last_request`` (None: it sent none)."""
+        any) or ``result``, its last request's outcome being ``last_request`` (None: it sent none)."""
         return cls(
             body=body,
             workspace_id=connection.workspace_id,
@@ -95,6 +98,8 @@ class TryReport:
             http_status=getattr(error, "status", None),
             deduplicated=deduplicated,
             resolution=resolution,
+            triggered_status=(result or {}).get("triggered_status")
+            or getattr(error, "triggered_status", None),
         )
 
 

@@ -1,5 +1,4 @@
-"""
-The business event operators: ``TriggerBusinessEventOperator`` fires an event, once;
+"""The business event operators: ``TriggerBusinessEventOperator`` fires an event, once;
 ``CreateBusinessEventOperator`` declares one and its typed attributes; both show
 ``MoEngageDashboardLink``, the workspace's campaigns page.
 
@@ -12,25 +11,30 @@ hook, ``requests``, HTTP provider, exceptions or delivery code load at import.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, NoReturn, get_args
 
 from airflow.providers.common.compat.sdk import BaseOperator, BaseOperatorLink, conf
 
 from moengage_provider.api.payload import (
+    ANY_VERSION,
     PreparedTrigger,
     attributes_from_rendered,
     normalize_event_attributes,
-    prepare_trigger,
 )
 from moengage_provider.api.text_fields import (
-    InvalidBusinessEventError,
     validate_event_name,
     validate_triggered_by,
 )
-from moengage_provider.operators.templating import PlainStringsStayPlain, has_template_markers, is_literal
+from moengage_provider.operators.templating import (
+    PlainStringsStayPlain,
+    has_template_markers,
+    is_literal,
+    one_of,
+    positive_duration,
+    refused_at_parse,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -54,37 +58,31 @@ class MoEngageDashboardLink(BaseOperatorLink):
     """
     "MoEngage campaigns" button on the task: where to check that the event's campaigns went out.
 
-    Computed in the worker after the task runs (Airflow stores it with the task instance), from the
-    connection's data center; empty when the connection only has a host (proxy or sandbox).
+    The running task stores the page's address (``persist``), since the webserver cannot work it out:
+    Airflow 2 builds links from the serialized operator, which has no hook nor connection. The address
+    is the data center's dashboard only (no workspace ID, no key: MoEngage's login picks the workspace).
+    Empty when the connection only has a host (proxy or sandbox), or the task never started.
     """
 
     name = "MoEngage campaigns"
+    #: The task instance's XCom that holds the page's address.
+    url_xcom_key: ClassVar[str] = "moengage_campaigns_url"
+
+    @classmethod
+    def persist(cls, context: Context, hook: MoEngageHook) -> None:
+        """Store the page's address with the task instance, before the task calls MoEngage. Once per try:
+        Airflow clears a task instance's XComs when a try starts, not when it resumes after a deferral."""
+        try:
+            url = hook.dashboard_url()
+        except Exception:  # a broken connection fails the task with its own clear error, later
+            return
+        if url:
+            context["ti"].xcom_push(key=cls.url_xcom_key, value=url)
 
     def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
-        hook = getattr(operator, "hook", None)
-        if hook is None:
-            return ""
-        try:
-            return hook.dashboard_url() or ""
-        except Exception:  # a broken connection already failed the task with a clear error
-            return ""
+        from airflow.providers.common.compat.sdk import XCom
 
-
-@contextmanager
-def _refused_at_parse(op: BaseOperator) -> Iterator[None]:
-    """A value no template or XCom will change is wrong: fail the DAG file's parse, naming the task."""
-    try:
-        yield
-    except InvalidBusinessEventError as err:
-        raise ValueError(f"{type(op).__name__} {op.task_id!r}: {err}") from None
-
-
-def _positive_duration(op: BaseOperator, name: str, value: Any) -> dt.timedelta:
-    if not isinstance(value, dt.timedelta) or value <= dt.timedelta(0):
-        raise ValueError(
-            f"{type(op).__name__} {op.task_id!r}: {name} must be a positive datetime.timedelta, got {value!r}."
-        )
-    return value
+        return XCom.get_value(ti_key=ti_key, key=self.url_xcom_key) or ""
 
 
 def _default_retry_policy() -> Any:
@@ -188,33 +186,24 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
         self.triggered_by = triggered_by
         self.moengage_conn_id = moengage_conn_id
         self.deduplicate = deduplicate
-        if if_outcome_unknown not in _IF_OUTCOME_UNKNOWN:
-            modes = ", ".join(repr(m) for m in _IF_OUTCOME_UNKNOWN)
-            raise ValueError(
-                f"{type(self).__name__} {self.task_id!r}: if_outcome_unknown must be one of {modes}, "
-                f"got {if_outcome_unknown!r}."
-            )
-        if if_check_inconclusive not in _IF_CHECK_INCONCLUSIVE:
-            raise ValueError(
-                f"{type(self).__name__} {self.task_id!r}: if_check_inconclusive must be 'fail', 'resend' or "
-                f"'skip', got {if_check_inconclusive!r}."
-            )
-        self.if_outcome_unknown = if_outcome_unknown
-        self.if_check_inconclusive = if_check_inconclusive
+        self.if_outcome_unknown = one_of(self, "if_outcome_unknown", if_outcome_unknown, _IF_OUTCOME_UNKNOWN)
+        self.if_check_inconclusive = one_of(
+            self, "if_check_inconclusive", if_check_inconclusive, _IF_CHECK_INCONCLUSIVE
+        )
         self.check_settle_delay = check_settle_delay
         self.idempotency_key = idempotency_key
         self.deferrable = deferrable
         self.max_rate_limit_wait = max_rate_limit_wait
-        self.rate_limit_window = _positive_duration(self, "rate_limit_window", rate_limit_window)
+        self.rate_limit_window = positive_duration(self, "rate_limit_window", rate_limit_window)
         self.check_declared_attributes = check_declared_attributes
         self.lineage_include_values = lineage_include_values
-        with _refused_at_parse(self):
+        with refused_at_parse(self):
             if is_literal(event_name):
                 validate_event_name(event_name)
             if is_literal(triggered_by):
                 validate_triggered_by(triggered_by, strict=False)  # strictly at run time
             if not isinstance(event_attributes, str) and is_literal(event_attributes):
-                normalize_event_attributes(event_attributes)
+                normalize_event_attributes(event_attributes, ANY_VERSION)  # the API is not known yet
 
     @cached_property
     def hook(self) -> MoEngageHook:
@@ -225,6 +214,7 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
     # -- running ---------------------------------------------------------------------------------
 
     def execute(self, context: Context) -> dict[str, Any]:
+        MoEngageDashboardLink.persist(context, self.hook)
         return self._run_try(context, resumed=False)
 
     def execute_after_rate_limit(self, context: Context, event: Any = None) -> dict[str, Any]:
@@ -232,11 +222,12 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
         return self._run_try(context, resumed=True)
 
     def prepare_payload(self) -> PreparedTrigger:
-        """Validate and encode the rendered fields, once; a bad value fails the task with nothing sent."""
+        """Validate and encode the rendered fields, once, for the connection's API version; a bad value
+        fails the task with nothing sent."""
         from moengage_provider.exceptions import invalid_event_fails_the_task
 
         with invalid_event_fails_the_task():
-            return prepare_trigger(
+            return self.hook.prepare_trigger(
                 self.event_name, attributes_from_rendered(self.event_attributes), self.triggered_by
             )
 
@@ -276,6 +267,11 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
         )
         try:
             return attempt.run()
+        except Exception as err:  # API V5: every error names the delivery's X-MOE-Request-Id
+            from moengage_provider.exceptions import mention_request_id
+
+            mention_request_id(err, attempt.request_id)
+            raise
         finally:
             self._try_finished(attempt.report)
 
@@ -312,7 +308,9 @@ class CreateBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
     Declare a MoEngage business event and its typed attributes, idempotently.
 
     Already there with the same attributes: nothing to do. Already there with different ones: a clear
-    error (MoEngage events cannot be redefined through the API; create a new name instead).
+    error (MoEngage events cannot be redefined through the API; create a new name instead). Always
+    through MoEngage's legacy API (look-up and create), whatever the connection's ``api_version``:
+    creating an event has not moved to V5.
 
     :param event_name: Name of the business event. Templated.
     :param attribute_types: Attribute name -> ``string``, ``int``, ``float``, ``array`` or ``date``.
@@ -335,13 +333,12 @@ class CreateBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
     ) -> None:
         super().__init__(**kwargs)
         self.event_name = event_name
-        self.attribute_types = dict(attribute_types)
         self.created_by = created_by
         self.moengage_conn_id = moengage_conn_id
         from moengage_provider.api.declared import validate_attribute_types
 
-        with _refused_at_parse(self):
-            validate_attribute_types(self.attribute_types)
+        with refused_at_parse(self):
+            self.attribute_types = validate_attribute_types(attribute_types)
             if is_literal(event_name):
                 validate_event_name(event_name)
 
@@ -352,21 +349,29 @@ class CreateBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
         return MoEngageHook(moengage_conn_id=self.moengage_conn_id)
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from moengage_provider.api.declared import declared_attribute_types
+        from moengage_provider.api.versions import LEGACY
         from moengage_provider.exceptions import (
             AirflowFailException,
             MoEngageValidationError,
             invalid_event_fails_the_task,
         )
 
+        MoEngageDashboardLink.persist(context, self.hook)
         with invalid_event_fails_the_task():
             name = validate_event_name(self.event_name)
             creator = validate_triggered_by(self.created_by, field="created_by")
         if creator is None:
             raise MoEngageValidationError("created_by", "is required by MoEngage: the creator's email.")
-        existing = self.hook.get_business_event(name)
+        if self.hook.api is not LEGACY:
+            self.log.info(
+                "Creating through MoEngage's legacy API (POST %s), whatever the connection's api_version "
+                "(%s): MoEngage has not moved creating business events to V5.",
+                LEGACY.create_path,
+                self.hook.api.name,
+            )
+        existing = self.hook.get_business_event(name, api_version=LEGACY.name)
         if existing is not None:
-            declared = declared_attribute_types(existing)
+            declared = dict(LEGACY.declared_event(existing).attributes)
             if declared != self.attribute_types:
                 raise AirflowFailException(
                     f"MoEngage business event {name!r} already exists with different attributes: declared "

@@ -1,9 +1,14 @@
-"""Template rendering that leaves plain strings alone."""
+"""Template rendering that leaves plain strings alone, and the checks of operator arguments that are
+final when the DAG file is parsed."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import datetime as dt
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
+
+from moengage_provider.api.payload import InvalidBusinessEventError
 
 _MARKERS = ("{{", "{%", "{#")
 
@@ -39,3 +44,29 @@ class PlainStringsStayPlain:
         if isinstance(content, str) and not has_template_markers(content):
             return content
         return super().render_template(content, context, jinja_env, seen_oids)  # type: ignore[misc]
+
+
+def positive_duration(op: Any, name: str, value: Any) -> dt.timedelta:
+    """``value``, when it is a positive duration; else refuse it when the DAG file is parsed."""
+    if not isinstance(value, dt.timedelta) or value <= dt.timedelta(0):
+        raise ValueError(
+            f"{type(op).__name__} {op.task_id!r}: {name} must be a positive datetime.timedelta, got {value!r}."
+        )
+    return value
+
+
+def one_of(op: Any, name: str, value: str, choices: tuple[str, ...]) -> str:
+    """``value``, when it is one of ``choices``; else refuse it when the DAG file is parsed."""
+    if value not in choices:
+        modes = ", ".join(repr(m) for m in choices)
+        raise ValueError(f"{type(op).__name__} {op.task_id!r}: {name} must be one of {modes}, got {value!r}.")
+    return value
+
+
+@contextmanager
+def refused_at_parse(op: Any) -> Iterator[None]:
+    """A value no template or XCom will change is wrong: fail the DAG file's parse, naming the task."""
+    try:
+        yield
+    except InvalidBusinessEventError as err:
+        raise ValueError(f"{type(op).__name__} {op.task_id!r}: {err}") from None

@@ -1,18 +1,39 @@
-"""Fail loudly: run a DAG under a sandbox and, when it fails, say which task failed and what the
-sandbox refused (status, message, details), instead of a later assertion on an empty list.
+"""Fail loudly: run a DAG under a sandbox and, when it fails, say which task failed, with its own
+error, and what the sandbox refused (status, message, details), instead of a later assertion on an
+empty list. Quick to fail: retry delays are capped for the run.
 
 Airflow is imported only when a DAG is run, so the plugin and the sandbox stay cheap to import.
 """
 
 from __future__ import annotations
 
+import datetime
 import json
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from moengage_provider.testing.sandbox import MoEngageSandbox, TriggerRecord
+    from moengage_provider.testing.sandbox.records import RejectedRecord, TriggerRecord
+
+
+class MoEngageSandbox(Protocol):
+    """What a DAG run reads of a sandbox: its records. (A protocol, not the class, because
+    ``MoEngageSandbox.run_dag`` calls into this module: importing the class here would make a cycle.)"""
+
+    @property
+    def triggers(self) -> list[TriggerRecord]: ...
+
+    @property
+    def rejected(self) -> list[RejectedRecord]: ...
+
 
 _FAILED_STATES = ("failed", "upstream_failed")
+#: ``run_dag``'s default cap on retry delays: a retry runs at once (Airflow's backoff, if set, still
+#: waits a second or two).
+NO_RETRY_DELAY = datetime.timedelta(0)
+#: A failed task whose error no listener saw here (it ran in another process: ``use_executor=True``).
+_NO_ERROR = "no error reached this process (see the task log in the captured output)"
 
 
 class DagRunFailed(AssertionError):
@@ -45,26 +66,71 @@ def _accepted(sb: MoEngageSandbox) -> str:
     return f"Accepted triggers: {len(triggers)} (events: {names})."
 
 
-def run_dag(sb: MoEngageSandbox, dag: Any, **test_kwargs: Any) -> Any:
-    """``dag.test(**test_kwargs)``; the DAG run, or ``DagRunFailed`` when it did not succeed."""
-    dag_run = dag.test(**test_kwargs)
+def run_dag(
+    sb: MoEngageSandbox,
+    dag: Any,
+    *,
+    retry_delay_cap: datetime.timedelta | None = NO_RETRY_DELAY,
+    **test_kwargs: Any,
+) -> Any:
+    """``dag.test(**test_kwargs)``; the DAG run, or ``DagRunFailed`` when it did not succeed.
+
+    Each task's ``retry_delay`` is capped at ``retry_delay_cap`` for the run (restored afterwards):
+    ``dag.test()`` waits out retry delays in real time, and a DAG's "retry in 5 minutes" would hold a
+    failing test for ten. ``None`` keeps the DAG's own delays. A delay a retry policy chooses (the
+    operator's "retry when the rate-limit window opens", Airflow 3.3+) is kept either way.
+    """
+    from moengage_provider.testing.task_errors import recording_task_errors
+
+    with _retry_delays_capped(dag, retry_delay_cap), recording_task_errors() as recorder:
+        dag_run = dag.test(**test_kwargs)
     state = str(getattr(dag_run, "state", "") or "")
     if state.endswith("success"):
         return dag_run
+    failed = _failed_tasks(dag_run)
+    tasks = ", ".join(f"{key} ({ti_state}, try {tries})" for key, ti_state, tries in failed)
+    reasons = [
+        f"  {key}: {recorder.errors.get(key, _NO_ERROR)}"
+        for key, ti_state, _ in failed
+        if ti_state == "failed"
+    ]
+    raise DagRunFailed(
+        f"DAG run {dag.dag_id!r} ended {state.split('.')[-1] or 'without a state'}; "
+        f"failed tasks: {tasks or 'no task marked failed'}.\n"
+        + "".join(f"{line}\n" for line in reasons)
+        + f"{describe_rejections(sb)}\n{_accepted(sb)}"
+    )
+
+
+def _failed_tasks(dag_run: Any) -> list[tuple[str, str, int]]:
+    """(task_id or task_id[i], state, try number) of each failed or upstream-failed task instance."""
     from airflow.utils.session import create_session
+
+    from moengage_provider.testing.task_errors import task_key
 
     failed = []
     with create_session() as session:
         for ti in dag_run.get_task_instances(session=session):
             ti_state = str(ti.state or "").split(".")[-1]
             if ti_state in _FAILED_STATES:
-                where = ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"
-                failed.append(f"{where} ({ti_state}, try {ti.try_number})")
-    tasks = ", ".join(failed) or "no task marked failed"
-    raise DagRunFailed(
-        f"DAG run {dag.dag_id!r} ended {state.split('.')[-1] or 'without a state'}; failed tasks: {tasks}.\n"
-        f"{describe_rejections(sb)}\n{_accepted(sb)}"
-    )
+                failed.append((task_key(ti.task_id, ti.map_index), ti_state, ti.try_number))
+    return failed
+
+
+@contextmanager
+def _retry_delays_capped(dag: Any, cap: datetime.timedelta | None) -> Iterator[None]:
+    """Each task's ``retry_delay`` at most ``cap`` while the block runs; the DAG's own afterwards."""
+    saved = {}
+    if cap is not None:
+        for task in dag.task_dict.values():
+            if task.retry_delay > cap:
+                saved[task] = task.retry_delay
+                task.retry_delay = cap
+    try:
+        yield
+    finally:
+        for task, delay in saved.items():
+            task.retry_delay = delay
 
 
 def assert_delivered(

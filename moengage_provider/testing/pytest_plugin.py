@@ -6,13 +6,18 @@ installs the provider: it imports nothing heavy (no Airflow) until a test asks f
 Usage::
 
     def test_my_dag(moengage_sandbox):
-        moengage_sandbox.run_dag(dag)                 # fails with the failed task + the rejections
+        moengage_sandbox.run_dag(dag)                 # fails with the task's error + the rejections
         moengage_sandbox.assert_delivered("NewSeriesAlert", season="Season 1")
 
     @pytest.mark.moengage_sandbox(permissive=False, events={"E": {"attributes": {"a": "string"}}})
     def test_strict(moengage_sandbox): ...
 
-Airflow state is isolated: tests using the fixture run on an Airflow home of the session's own
+    @pytest.mark.moengage_sandbox(api_version="v5")  # the connection's extra api_version
+    def test_v5(moengage_sandbox): ...
+
+Requests to the sandbox bypass any proxy from the environment (NO_PROXY gets its host, for the
+test), and ``run_dag`` runs retries at once (``retry_delay_cap``), so a failing DAG fails the test
+quickly. Airflow state is isolated: tests using the fixture run on an Airflow home of the session's own
 (migrated SQLite), unless ``moengage_sandbox_airflow_home = keep`` (ini) or the environment variable
 ``MOENGAGE_SANDBOX_AIRFLOW_HOME=keep`` says to use the one already configured.
 """
@@ -50,7 +55,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         f"{MARKER}(**kwargs): keyword arguments for the MoEngageSandbox that the moengage_sandbox "
-        "fixture starts (events=..., permissive=..., hourly_limit=..., hour_seconds=..., ...).",
+        "fixture starts (events=..., permissive=..., hourly_limit=..., hour_seconds=..., ...); "
+        "api_version=... sets the connection's extra api_version (e.g. 'v5').",
     )
 
 
@@ -89,9 +95,9 @@ def moengage_sandbox(
     moengage_sandbox_conn_id: str,
     moengage_sandbox_airflow_home: IsolatedAirflowHome | None,
 ) -> Iterator[MoEngageSandbox]:
-    """A running MoEngageSandbox on a free 127.0.0.1 port; AIRFLOW_CONN_<CONN_ID> points at it."""
+    """A running MoEngageSandbox on a free 127.0.0.1 port; AIRFLOW_CONN_<CONN_ID> points at it, and
+    NO_PROXY names its host, so a proxy set in the environment never gets its requests."""
     from moengage_provider.testing.sandbox import MoEngageSandbox
-    from moengage_provider.testing.sandbox.connection import env_var_name
 
     kwargs: dict[str, Any] = {
         "workspace_id": DEFAULT_WORKSPACE_ID,
@@ -103,9 +109,12 @@ def moengage_sandbox(
         if marker.args:
             raise pytest.UsageError(f"@pytest.mark.{MARKER} takes keyword arguments only")
         kwargs.update(marker.kwargs)
+    api_version = kwargs.pop("api_version", None)
     with ExitStack() as stack:
         if moengage_sandbox_airflow_home is not None:
             stack.enter_context(moengage_sandbox_airflow_home.active())
         sandbox = stack.enter_context(MoEngageSandbox(**kwargs))
-        monkeypatch.setenv(env_var_name(moengage_sandbox_conn_id), sandbox.airflow_conn_json())
+        connection = sandbox.airflow_connection(api_version=api_version)
+        for name, value in connection.env(moengage_sandbox_conn_id).items():
+            monkeypatch.setenv(name, value)
         yield sandbox

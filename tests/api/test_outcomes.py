@@ -1,4 +1,4 @@
-"""The one outcomes table: total over statuses and failure kinds, and the README's copy agrees with it."""
+"""The one outcomes table: total over statuses and failure kinds, and the copy in docs/failures.md agrees."""
 
 from __future__ import annotations
 
@@ -7,19 +7,18 @@ import re
 import pytest
 
 from moengage_provider import exceptions
-from moengage_provider.api.outcomes import RULES, for_failure, for_status, markdown_table
+from moengage_provider.api.outcomes import RULES, for_answer, for_failure, for_status, markdown_table
+from moengage_provider.api.versions import Answer
 from moengage_provider.exceptions import Failure, Outcome
 from tests.conftest import REPO
 
 
-def test_readme_failure_table_is_the_code_table():
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    match = re.search(
-        r"<!-- outcomes table:[^\n]*-->\n(.*?)<!-- end of outcomes table -->", readme, re.DOTALL
-    )
-    assert match, "README lost the generated outcomes table markers"
+def test_documented_failure_table_is_the_code_table():
+    docs = (REPO / "docs" / "failures.md").read_text(encoding="utf-8")
+    match = re.search(r"<!-- outcomes table:[^\n]*-->\n(.*?)<!-- end of outcomes table -->", docs, re.DOTALL)
+    assert match, "docs/failures.md lost the generated outcomes table markers"
     assert match.group(1) == markdown_table(), (
-        "README's 'When things fail' table differs from moengage_provider/api/outcomes.py; regenerate it with "
+        "docs/failures.md's outcomes table differs from moengage_provider/api/outcomes.py; regenerate it with "
         "`.venv/bin/python -m moengage_provider.api.outcomes` and paste it between the markers."
     )
 
@@ -53,3 +52,24 @@ def test_every_error_is_classified():
         cls = getattr(exceptions, name)
         if isinstance(cls, type) and issubclass(cls, exceptions.MoEngageError):
             assert "outcome" in dir(cls) and "outcome_unknown" in dir(cls), name
+
+
+@pytest.mark.parametrize("kind", list(Answer))
+def test_every_answer_an_api_version_reads_has_exactly_one_row(kind):
+    rows = [rule for rule in RULES if kind in rule.answers]
+    assert rows == [for_answer(kind)]
+    assert not for_answer(kind).hook_retries  # a processed answer is never resent by the hook
+
+
+def test_what_v5_answers_mean_as_the_readme_says():
+    """Written out by hand: which answers delivered the event, and what the task does about the rest."""
+    assert for_answer(Answer.ALL_TRIGGERED).outcome is Outcome.DELIVERED
+    assert for_answer(Answer.SOME_SKIPPED_BY_QUOTA).outcome is Outcome.DELIVERED  # never sent again
+    assert for_answer(Answer.NOTHING_ATTACHED).errors == (exceptions.MoEngageNoActiveCampaignError,)
+    assert for_answer(Answer.ALL_SKIPPED_BY_QUOTA).errors == (exceptions.MoEngageQuotaExhaustedError,)
+    assert for_answer(Answer.KEY_LACKS_SCOPE).errors == (exceptions.MoEngageKeyScopeError,)
+    # Refused for good: fail now, without burning retries. A quota: waited out like a rate limit.
+    assert issubclass(exceptions.MoEngageNoActiveCampaignError, exceptions.AirflowFailException)
+    assert issubclass(exceptions.MoEngageKeyScopeError, exceptions.AirflowFailException)
+    assert issubclass(exceptions.MoEngageQuotaExhaustedError, exceptions.MoEngageRateLimitError)
+    assert not issubclass(exceptions.MoEngageQuotaExhaustedError, exceptions.AirflowFailException)

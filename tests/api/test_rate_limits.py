@@ -241,7 +241,7 @@ def test_the_docs_table_of_wait_rules_is_the_code_table():
         "`.venv/bin/python -m moengage_provider.api.rate_limits` and paste it between the markers."
     )
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("### Rate limits") : readme.index("### Secrets")]
+    section = readme[readme.index("**Rate limits.**") : readme.index("**Secrets.**")]
     assert "10 triggers per 5 minutes, 50 per hour and 200 per day" in section
     assert (
         section.index("`Retry-After`")

@@ -27,6 +27,8 @@ from tests.conftest import (
 
 REPO = Path(__file__).resolve().parents[2]
 DAG_FILES = sorted((REPO / "dags").glob("*.py"))
+# Under pytest-xdist, on one worker: the files are parsed (module fixtures) once.
+pytestmark = pytest.mark.xdist_group("dag-integrity")
 SAMPLE_DAG_IDS = {
     "moengage_load_then_announce",
     "moengage_asset_load_episodes",

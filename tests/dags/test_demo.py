@@ -78,9 +78,21 @@ def test_demo_runs_dag_1_end_to_end_and_prints_what_moengage_received(tmp_path: 
     assert 'first_release  = "2024-06-07" (string, an ISO date)' in out
     assert "(array of 15 strings)" in out and "(array of 11 strings)" in out
 
+    # One trigger through API V5, and what came back about the event's campaigns.
+    assert (
+        "One trigger through MoEngage's Business Events API V5 (extra api_version=api-v5) ... SUCCESS" in out
+    )
+    assert "1 of 1 campaigns and flows triggered, 0 skipped by quota" in out
+    assert re.search(r"response_id resp_[0-9a-f]{32} \(X-MOE-Request-Id [0-9a-f-]{36}\)", out)
+
     # The record the output was built from, and Airflow's log kept out of the console.
-    (line,) = (home / "moengage-received.jsonl").read_text().splitlines()
-    assert json.loads(line)["event_attributes"]["new_titles"] == 15
+    legacy, v5 = (json.loads(line) for line in (home / "moengage-received.jsonl").read_text().splitlines())
+    assert legacy["event_attributes"]["new_titles"] == 15
+    assert (v5["api_version"], v5["triggered_status"], v5["event_attributes"]["new_titles"]) == (
+        "v5",
+        "SUCCESS",
+        1,
+    )
     log = (home / "demo.log").read_text()
     assert "Marking run <DagRun moengage_load_then_announce" in log
 
@@ -104,6 +116,7 @@ def _fake_airflow(demo_module, monkeypatch, *, dag_result: bool, interrupt: bool
         return True
 
     monkeypatch.setattr(demo_module.Demo, "_airflow", airflow)
+    monkeypatch.setattr(demo_module.Demo, "_v5_trigger_answer", lambda self: {"data": {}})
     return calls
 
 
@@ -233,8 +246,8 @@ def test_demo_reports_each_dag_of_the_shared_process_and_fails_when_one_fails(
 
     out = capsys.readouterr().out
     assert code == 1
-    assert "[4/6] dag.test() moengage_asset_load_episodes ..." in out
-    assert "[5/6] dag.test() moengage_event_per_item ..." in out
+    assert "[4/7] dag.test() moengage_asset_load_episodes ..." in out
+    assert "[5/7] dag.test() moengage_event_per_item ..." in out
     assert out.count("success in") == 2 and out.count("MoEngage received 1 event") == 2
     assert "FAILED after" in out
     # Each event is shown under the DAG that sent it.

@@ -21,13 +21,14 @@ from moengage_provider.delivery.record import (
     settle_doubt,
 )
 from moengage_provider.exceptions import Outcome
+from tests.conftest import examples
 
 STEPS = st.lists(
     st.tuples(st.sampled_from(list(Outcome)), st.booleans(), st.sampled_from(["A", "B"])), max_size=12
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(steps=STEPS, mode=st.sampled_from(list(UNKNOWN_POLICIES)), dedup=st.booleans())
 def test_the_record_never_forgets_a_delivery_or_a_doubt(steps, mode, dedup):
     config = DeliverySettings(if_outcome_unknown=mode, deduplicate=dedup)

@@ -35,20 +35,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.deployment)
             # The first test of a module also starts a deployment and runs the shared scenarios.
             item.add_marker(pytest.mark.timeout(900))
+            # Under pytest-xdist, the tests that read one deployment run on one worker, which starts
+            # it once; the LocalExecutor and the CeleryExecutor deployments may run side by side.
+            for deployment in ("local_deployment", "celery_deployment"):
+                if deployment in item.fixturenames:
+                    item.add_marker(pytest.mark.xdist_group(deployment))
             # What they prove (reruns, checks, keys) needs the task and asset state stores.
             if not AIRFLOW_3_3_PLUS:
                 item.add_marker(pytest.mark.skip(reason=f"needs Airflow 3.3+; this is {AIRFLOW_VERSION}"))
 
 
 @pytest.fixture(scope="session")
-def migrated_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``airflow db migrate`` once, in a throw-away home; each deployment copies the DB file."""
-    home = tmp_path_factory.mktemp("deployment-migrate")
-    probe = Deployment(home)
-    probe._configure()
-    probe.home.mkdir(parents=True)
-    probe._run_migrate()
-    return probe.db_path
+def migrated_db(migrated_airflow_db: Path) -> Path:
+    """The run's freshly migrated DB (tests/conftest.py); each deployment copies the file."""
+    return migrated_airflow_db
 
 
 def start_deployment(root: Path, executor: str, migrated_db: Path, sandbox: MoEngageSandbox) -> Deployment:
@@ -72,7 +72,13 @@ def start_deployment(root: Path, executor: str, migrated_db: Path, sandbox: MoEn
 def samples_sandbox() -> Iterator[MoEngageSandbox]:
     """Strict, like a real workspace: the sample events declared as in dags/data/moengage_events.json."""
     sandbox = MoEngageSandbox(
-        WORKSPACE, "sbx-" + secrets.token_urlsafe(16), events=DECLARED_EVENTS, permissive=False
+        WORKSPACE,
+        "sbx-" + secrets.token_urlsafe(16),
+        events=DECLARED_EVENTS,
+        permissive=False,
+        # One shared sandbox takes ~18 triggers in a few minutes: one window of 50, not the published
+        # 10 per 5 minutes (the rate-limit tests cover waiting those out, in windows of seconds).
+        hourly_limit=50,
     )
     sandbox.start()
     try:

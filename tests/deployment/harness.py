@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from tests.ports import free_port
+
 REPO = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
 
@@ -95,13 +97,6 @@ def _install_orphan_guard() -> None:
 
 class DeploymentError(AssertionError):
     """A component did not come up, or a wait ran out: the message says which and shows its log."""
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now (for servers that cannot take 0)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def listening(port: int) -> bool:

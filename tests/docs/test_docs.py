@@ -57,8 +57,13 @@ def _cases() -> list:
                 block.kind is None and block.lang not in {"python", "json", *scenario.SHELL_LANGS}
             ):
                 continue  # deliberately not run, or quoted text (see test_every_block_is_run_or_says_why)
-            cases.append(pytest.param(document, block, id=block.id))
+            cases.append(pytest.param(document, block, id=block.id, marks=_one_worker(document)))
     return cases
+
+
+def _one_worker(document: Path) -> pytest.MarkDecorator:
+    """Under pytest-xdist, a document's tests run on one worker, which runs the document once."""
+    return pytest.mark.xdist_group(f"docs-{document.name}")
 
 
 _RESULTS: dict[Path, tuple[list[scenario.Step], scenario.Result]] = {}
@@ -114,12 +119,12 @@ def _code(text: str) -> str:
     return " ".join(token.string for token in tokens if token.type not in skip)
 
 
-def test_no_block_makes_airflow_warn_about_a_short_secret(ran):
+@pytest.mark.parametrize("document", [pytest.param(d, id=d.name, marks=_one_worker(d)) for d in DOCUMENTS])
+def test_no_block_makes_airflow_warn_about_a_short_secret(document: Path, ran):
     """A value under 5 characters in a connection makes the masker warn in every task log."""
-    for document in DOCUMENTS:
-        _, result = ran(document)
-        for line, (_, output) in result.ran.items():
-            assert "Skipping masking for a secret" not in output, f"{document.name}:{line}"
+    _, result = ran(document)
+    for line, (_, output) in result.ran.items():
+        assert "Skipping masking for a secret" not in output, f"{document.name}:{line}"
 
 
 def test_every_block_is_run_or_says_why():

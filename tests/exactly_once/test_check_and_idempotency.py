@@ -64,6 +64,18 @@ def test_check_sees_nothing_arrived_and_sends_in_the_same_try(make_dag, moengage
     assert "case 'unchanged'" in capfd.readouterr().out
 
 
+@pytest.mark.moengage_sandbox(permissive=False, events=EVENTS, api_version="api-v5")
+def test_under_v5_the_check_reads_the_v5_counters(make_dag, moengage_sandbox, capfd):
+    """The same lost answer under API V5: its list endpoint's trigger_count settles it, one request ID."""
+    moengage_sandbox.drop_next(path="/v5/business-events/triggers", accept=True)
+    result = run_dag(make_dag('if_outcome_unknown="check", triggered_by="ops@example.com",'))
+    assert result.tasks["fire"] == ("success", 1)
+    assert len(moengage_sandbox.triggers) == 1
+    assert "case 'one more, one send in flight'" in capfd.readouterr().out
+    reads = [r["path"] for r in moengage_sandbox.requests if r["method"] == "GET"]
+    assert reads == ["/v5/business-events?name=NewSeriesAlert&limit=20"] * 2
+
+
 def test_unreadable_counters_fall_back_to_fail_by_default(make_dag, moengage_sandbox, capfd):
     moengage_sandbox.drop_next(path="/v1.0/business_event/trigger", accept=True)
     moengage_sandbox.fail_next(500, path="/v1.0/business_event/search", count=10)

@@ -21,6 +21,7 @@ from moengage_provider.exceptions import (
 from moengage_provider.hooks.connection import resolve_connection
 from moengage_provider.hooks.moengage import MoEngageHook
 from tests.dagrun import captured_log
+from tests.ports import closed_port
 from tests.rawhttp import CannedAnswer, RawHttpServer
 
 WORKSPACE = "WS-HOOK-TEST"
@@ -145,7 +146,7 @@ def test_unknown_data_center_lists_the_valid_ones(typed):
         with pytest.raises(MoEngageConfigurationError, match="set the data center"):
             resolve_connection(conn)
         return
-    with pytest.raises(MoEngageConfigurationError, match=r"01 \(US\), 02 \(EU\).*101"):
+    with pytest.raises(MoEngageConfigurationError, match=r"DC-01 \(US\), DC-02 \(EU\).*DC-101"):
         resolve_connection(conn)
 
 
@@ -370,16 +371,8 @@ def test_redirect_is_not_followed(monkeypatch):
 # -- no answer at all ------------------------------------------------------------------------
 
 
-def _closed_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_connection_refused_is_retried_then_says_nothing_was_sent(monkeypatch, capfd):
-    use_connection(monkeypatch, host=f"http://127.0.0.1:{_closed_port()}", login=WORKSPACE, password=API_KEY)
+    use_connection(monkeypatch, host=f"http://127.0.0.1:{closed_port()}", login=WORKSPACE, password=API_KEY)
     with pytest.raises(MoEngageConnectionError, match="Connection refused; nothing was sent") as info:
         fast_hook().trigger_business_event("E", {"a": 1})
     assert info.value.outcome_unknown is False

@@ -88,4 +88,28 @@ def test_the_hook_form_has_one_field_per_conn_field_and_the_data_center_list():
             assert form_class(MultiDict({"data_center": typed})).validate(), typed
         refused = form_class(MultiDict({"data_center": "07"}))
         assert not refused.validate()
-        assert "01 (US)" in str(refused.errors["data_center"])  # the valid ones, named
+        assert "DC-01 (US)" in str(refused.errors["data_center"])  # the valid ones, named
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("wtforms") is None or importlib.util.find_spec("flask_appbuilder") is None,
+    reason="WTForms / Flask-AppBuilder are not installed (Airflow 2's UI, or the FAB provider)",
+)
+def test_the_hook_form_offers_the_api_version_the_hook_reads():
+    from moengage_provider.hooks.moengage import MoEngageHook
+
+    (conn_type,) = moengage_provider.get_provider_info()["connection-types"]
+    field = MoEngageHook.get_connection_form_widgets()["api_version"]
+    assert field.kwargs["default"] == "api-v1.0"
+    if AIRFLOW_3_PLUS:  # a dropdown of what provider info lists
+        (any_of,) = [v for v in field.kwargs["validators"] if hasattr(v, "values")]
+        assert list(any_of.values) == conn_type["conn-fields"]["api_version"]["schema"]["enum"]
+    else:  # free text: the forms users type, the hook's message for the others
+        from werkzeug.datastructures import MultiDict
+        from wtforms import Form
+
+        form_class = type("MoEngageForm", (Form,), {"api_version": field})
+        for typed in ("v5", "V5", "5", "api-v5", "v1.0"):
+            assert form_class(MultiDict({"api_version": typed})).validate(), typed
+        refused = form_class(MultiDict({"api_version": "v4"}))
+        assert not refused.validate() and "'v5'" in str(refused.errors["api_version"])

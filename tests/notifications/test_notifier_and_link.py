@@ -79,16 +79,39 @@ def test_notifier_validates_like_the_operator(moengage_sandbox):
 LINK_DAG = """
 import datetime
 from airflow.providers.common.compat.sdk import DAG
-from moengage_provider.operators.business_event import TriggerBusinessEventOperator
+from moengage_provider.operators.business_event import (
+    CreateBusinessEventOperator, TriggerBusinessEventOperator,
+)
 
 with DAG("{dag_id}", schedule=None, start_date=datetime.datetime(2024, 1, 1), catchup=False) as dag:
-    TriggerBusinessEventOperator(task_id="fire", event_name="E", event_attributes={{"a": 1}})
+    CreateBusinessEventOperator(
+        task_id="create", event_name="E", attribute_types={{"a": "int"}}, created_by="ops@example.com",
+    ) >> TriggerBusinessEventOperator(task_id="fire", event_name="E", event_attributes={{"a": 1}})
 """
 
 
+def links_as_the_webserver_shows_them(dag, run_id: str, link_name: str) -> dict[str, str | None]:
+    """
+    Task ID -> the link's address, built as the webserver builds it: from the DAG as serialized to the
+    database (Airflow 2: the link class on an operator without hook nor connection; Airflow 3: the
+    address the worker stored) and the task instance's row.
+    """
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.serialization import serialized_objects
+    from airflow.utils.session import create_session
+
+    # Airflow 3.2+ names the codec DagSerialization (SerializedDAG is then the scheduler's DAG).
+    codec = getattr(serialized_objects, "DagSerialization", serialized_objects.SerializedDAG)
+    served = codec.from_dict(codec.to_dict(dag))
+    with create_session() as session:
+        tis = session.query(TaskInstance).filter_by(dag_id=dag.dag_id, run_id=run_id).all()
+        return {ti.task_id: served.get_task(ti.task_id).get_extra_links(ti, link_name) or None for ti in tis}
+
+
+@pytest.mark.moengage_sandbox(permissive=False)
 @pytest.mark.parametrize(
     ("data_center", "expected"),
-    [("dc-02", "https://dashboard-02.moengage.com/v4/#/campaigns"), (None, "")],
+    [("dc-02", "https://dashboard-02.moengage.com/v4/#/campaigns"), (None, None)],
 )
 def test_dashboard_link_follows_the_connection(
     dag_from_source, moengage_sandbox, monkeypatch, data_center, expected
@@ -103,16 +126,22 @@ def test_dashboard_link_follows_the_connection(
     assert result.state == "success"
     assert len(moengage_sandbox.triggers) == 1
 
-    from airflow.utils.session import create_session
+    links = links_as_the_webserver_shows_them(dag, result.run_id, "MoEngage campaigns")
+    assert links == {"create": expected, "fire": expected}
 
-    from tests.dagrun import xcom_table
 
-    XComModel, value_of = xcom_table()
+@pytest.mark.moengage_sandbox(api_version="v5")
+def test_the_notifier_speaks_the_api_of_its_connection(moengage_sandbox):
+    """Under V5 it sends an X-MOE-Request-Id and needs triggered_by, as the operator does."""
+    from moengage_provider.exceptions import MoEngageValidationError
 
-    with create_session() as session:
-        row = (
-            session.query(XComModel)
-            .filter_by(dag_id=dag_id, task_id="fire", key="_link_MoEngageDashboardLink")
-            .one()
-        )
-    assert value_of(row) == expected
+    without_email = MoEngageBusinessEventNotifier(event_name="PipelineDone", event_attributes={"ok": True})
+    with pytest.raises(MoEngageValidationError, match=r"triggered_by: is required"):
+        without_email.notify({})  # type: ignore[arg-type]
+    assert moengage_sandbox.requests == []
+    MoEngageBusinessEventNotifier(
+        event_name="PipelineDone", event_attributes={"ok": True}, triggered_by="ops@example.com"
+    ).notify({})  # type: ignore[arg-type]
+    [request] = moengage_sandbox.requests
+    assert request["path"] == "/v5/business-events/triggers" and request["headers"]["x-moe-request-id"]
+    assert moengage_sandbox.triggers[0]["event_attributes"] == {"ok": True}

@@ -1,6 +1,6 @@
 """
 The metrics table owns what is emitted: every metric goes out under a name, a kind and tag values
-that ``METRICS`` declares, every row is emitted by something, and the README's table is the code's.
+that ``METRICS`` declares, every row is emitted by something, and the table in docs/observability.md is the code's.
 """
 
 from __future__ import annotations
@@ -33,9 +33,11 @@ class RecordingStats:
 
     def __init__(self) -> None:
         self.emitted: list[tuple[str, str, dict[str, str]]] = []
+        self.counts: dict[str, int] = {}
 
-    def incr(self, stat: str, tags: dict[str, str]) -> None:
-        self.emitted.append((stat, "counter", tags))
+    def incr(self, stat: str, count: int = 1, tags: dict[str, str] | None = None) -> None:
+        self.emitted.append((stat, "counter", tags or {}))
+        self.counts[stat] = self.counts.get(stat, 0) + count
 
     def timing(self, stat: str, value: Any, tags: dict[str, str]) -> None:
         self.emitted.append((stat, "timer", tags))
@@ -86,6 +88,7 @@ def emit_everything() -> None:
     now = dt.datetime.now(dt.timezone.utc)
     metrics.rate_limit_remaining("PriceDrop", "01", RateLimitHeaders(now, limit=10, remaining=9))
     metrics.rate_limit_remaining("PriceDrop", "01", RateLimitHeaders(now))  # no header: nothing
+    metrics.campaigns("PriceDrop", "01", {"total": 5, "triggered": 3, "failed": 2})
     for reason in get_args(Deduplicated):
         metrics.try_finished(report(outcome="deduplicated", deduplicated=reason))
     for action in (Action.SEND, Action.SKIP, Action.FAIL, Action.CHECK):
@@ -114,6 +117,12 @@ def test_every_row_and_every_declared_tag_value_is_emitted(stats: RecordingStats
             assert seen == set(metric.values), name
 
 
+def test_campaign_counters_count_by_the_numbers_v5_reports(stats: RecordingStats):
+    metrics.campaigns("PriceDrop", "01", {"total": 5, "triggered": 3, "failed": 2})
+    metrics.campaigns("PriceDrop", "01", {"total": 0, "triggered": 0, "failed": 0})  # nothing to count
+    assert stats.counts == {f"{PREFIX}.campaigns_triggered": 3, f"{PREFIX}.campaigns_skipped": 2}
+
+
 def test_tag_values_come_from_the_tables_that_decide_them():
     assert set(METRICS["unknown_resolved"].values) == set(UNKNOWN_POLICIES)
     assert set(METRICS["deduplicated"].values) == set(get_args(Deduplicated))
@@ -128,13 +137,16 @@ def test_an_undeclared_metric_or_tag_value_is_refused(stats: RecordingStats):
     assert stats.emitted == []
 
 
-def test_readme_metrics_table_is_the_code_table():
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
+def test_the_documented_metrics_table_is_the_code_table():
+    readme = (REPO / "docs" / "observability.md").read_text(encoding="utf-8")
     match = re.search(r"<!-- metrics table:[^\n]*-->\n(.*?)<!-- end of metrics table -->", readme, re.DOTALL)
-    assert match, "README lost the generated metrics table markers"
+    assert match, "docs/observability.md lost the generated metrics table markers"
     assert match.group(1) == markdown_table(), (
-        "README's metrics table differs from moengage_provider/observability/metrics.py; regenerate it "
+        "docs/observability.md's metrics table differs from moengage_provider/observability/metrics.py; regenerate it "
         "with `.venv/bin/python -m moengage_provider.observability.metrics` and paste it between the markers."
     )
     documented = set(re.findall(rf"`{re.escape(PREFIX)}\.([a-z_]+)`", readme))
     assert documented == set(METRICS)
+    # The README names only metrics that exist.
+    in_readme = set(re.findall(rf"`{re.escape(PREFIX)}\.([a-z_]+)`", (REPO / "README.md").read_text()))
+    assert in_readme <= set(METRICS)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import textwrap
 import uuid
 
+import pytest
+
 from moengage_provider.observability.report import TryReport
 from tests.conftest import requires_airflow_3_3
 from tests.dagrun import run_dag
@@ -48,3 +50,26 @@ def test_each_try_reports_its_outcome_once(dag_from_source, moengage_sandbox):
     assert (second.outcome, second.http_status, second.resolution) == ("delivered", None, "resend")
     assert first.event_name == second.event_name == "NewSeriesAlert"
     assert first.deduplicated is None and second.deduplicated is None
+
+
+@pytest.mark.moengage_sandbox(
+    api_version="api-v5",
+    events={
+        "NewSeriesAlert": {"attributes": {"season": "string"}, "campaigns": ["c1", {"id": "c2", "quota": 0}]}
+    },
+)
+def test_under_v5_the_report_and_the_lineage_facet_carry_what_came_of_the_campaigns(
+    dag_from_source, moengage_sandbox
+):
+    from moengage_provider.observability.lineage import RUN_FACET_KEY, operator_lineage
+
+    SEEN.clear()
+    dag_id = f"tryresult_{uuid.uuid4().hex[:10]}"
+    source = textwrap.dedent(SOURCE.format(dag_id=dag_id)).replace(
+        "retries=1,", 'retries=1, triggered_by="ops@example.com",'
+    )
+    assert run_dag(dag_from_source(source, dag_id)).tasks["fire"] == ("success", 1)
+    [seen] = SEEN
+    assert (seen.outcome, seen.triggered_status) == ("delivered", "PARTIAL_SUCCESS")
+    facet = operator_lineage(seen).run_facets[RUN_FACET_KEY]
+    assert facet.triggeredStatus == "PARTIAL_SUCCESS" and facet.outcome == "delivered"

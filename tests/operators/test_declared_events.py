@@ -108,3 +108,11 @@ def test_unknown_attribute_type_fails_at_parse():
         CreateBusinessEventOperator(
             task_id="c", event_name="E", attribute_types={"season": "text"}, created_by="a@example.com"
         )
+
+
+@pytest.mark.parametrize("attribute_types", [{}, None])
+def test_an_empty_declaration_fails_at_parse(attribute_types):
+    with pytest.raises(ValueError, match=r"'c': attribute_types: must be a non-empty dict"):
+        CreateBusinessEventOperator(
+            task_id="c", event_name="E", attribute_types=attribute_types, created_by="a@example.com"
+        )

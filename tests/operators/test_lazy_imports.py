@@ -11,6 +11,9 @@ import pytest
 
 from tests.conftest import airflow_env
 
+# Under pytest-xdist, on one worker: the child interpreter (a module fixture) starts once.
+pytestmark = pytest.mark.xdist_group("lazy-imports")
+
 LAZY = (
     "openlineage",
     "airflow.providers.openlineage",

@@ -27,6 +27,7 @@ from moengage_provider.exceptions import Failure, Outcome
 from tests.conftest import requires_airflow_3_3
 from tests.dagrun import run_dag
 from tests.faultfront import Fault, FaultFront
+from tests.ports import closed_port
 
 MODES = ("resend", "skip", "fail")
 #: Seconds a request may take (the read timeout; the connect timeout is the same): short enough for a
@@ -132,7 +133,7 @@ CELLS = generate_cells()
 
 
 def expected(case: Case, mode: str) -> tuple[str, int, int]:
-    """(final state, tries, events the server accepted), from the rules the README states."""
+    """(final state, tries, events the server accepted), from the rules docs/failures.md states."""
     rule = case.rule
     taken = 1 if case.accepted else 0
     if rule.outcome is Outcome.DELIVERED or rule.airflow == WAITS:
@@ -199,12 +200,6 @@ def _conn(sandbox: Any, base: str, **extra: Any) -> str:
     )
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def fast_hook_retries(monkeypatch):
     from moengage_provider.hooks.moengage import MoEngageHook
@@ -231,7 +226,7 @@ def test_outcome_matrix(
                 Failure.TLS: lambda: _conn(moengage_sandbox, f"https://127.0.0.1:{front.port}"),
                 Failure.DNS: lambda: _conn(moengage_sandbox, "http://moengage-matrix.invalid"),
                 Failure.PROXY: lambda: _conn(
-                    moengage_sandbox, front.url, proxies={"http": f"http://127.0.0.1:{_closed_port()}"}
+                    moengage_sandbox, front.url, proxies={"http": f"http://127.0.0.1:{closed_port()}"}
                 ),
             }[case.failure]()
             monkeypatch.setenv("AIRFLOW_CONN_MOENGAGE_DEFAULT", first)

@@ -212,5 +212,7 @@ def test_below_airflow_3_3_the_operator_falls_back_to_plain_retries():
 def test_a_rate_limit_window_that_is_no_positive_duration_is_refused_when_the_dag_is_parsed(window):
     from moengage_provider.operators.business_event import TriggerBusinessEventOperator
 
-    with pytest.raises(ValueError, match="'t': rate_limit_window must be a positive datetime.timedelta"):
-        TriggerBusinessEventOperator(task_id="t", event_name="E", event_attributes={}, rate_limit_window=window)
+    with pytest.raises(ValueError, match=r"'t': rate_limit_window must be a positive datetime\.timedelta"):
+        TriggerBusinessEventOperator(
+            task_id="t", event_name="E", event_attributes={}, rate_limit_window=window
+        )

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from moengage_provider.api.payload import INT_MAX, INT_MIN, attributes_from_rendered, prepare_trigger
 from moengage_provider.api.text_fields import InvalidBusinessEventError
+from tests.conftest import examples
 
 # Every code point, lone surrogates and control characters included.
 ANY_CHAR = st.characters(min_codepoint=0, max_codepoint=0x10FFFF, exclude_categories=())
@@ -266,7 +267,7 @@ def _assert_plain(value: Any) -> None:
             _assert_plain(item)
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(400), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(event_name=NAMES, event_attributes=ATTRIBUTES, triggered_by=EMAILS)
 def test_any_input_is_a_strict_json_body_or_an_error_naming_the_field(
     event_name, event_attributes, triggered_by
@@ -289,7 +290,7 @@ def test_any_input_is_a_strict_json_body_or_an_error_naming_the_field(
             assert all(type(item) in (str, int, float) for item in value)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(text=st.one_of(ANY_TEXT, st.text(st.sampled_from("[]{}\"':,0123456789.eE+-nulNaIfity "), max_size=60),
                       st.integers(1, 3000).map(lambda n: "[" * n), st.just("{[1]: 2}")))  # fmt: skip
 def test_any_rendered_text_is_an_object_or_an_error_naming_event_attributes(text):
@@ -300,7 +301,7 @@ def test_any_rendered_text_is_an_object_or_an_error_naming_event_attributes(text
         assert err.field.startswith("event_attributes")
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(email=st.one_of(st.emails(), ANY_TEXT, st.builds(lambda a, b: f"{a}@{b}.com", ANY_TEXT, ANY_TEXT)))
 def test_an_accepted_email_is_one_a_strict_reader_takes(email):
     try:

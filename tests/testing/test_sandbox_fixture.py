@@ -1,9 +1,12 @@
-"""The fixture fails loudly: a failed DAG run names the failed task and the sandbox's rejection, and
-``assert_delivered`` shows what was refused; Airflow state is isolated unless the user opts out."""
+"""The fixture fails loudly and quickly: a failed DAG run names each failed task with its own error
+and the sandbox's rejections, retries do not wait out the DAG's retry_delay, a proxy in the
+environment is bypassed, and ``assert_delivered`` shows what was refused; Airflow state is isolated
+unless the user opts out."""
 
 from __future__ import annotations
 
 import os
+import socket
 import textwrap
 import uuid
 
@@ -23,10 +26,39 @@ from moengage_provider.operators.business_event import TriggerBusinessEventOpera
 
 with DAG("{dag_id}", schedule=None, start_date=datetime.datetime(2024, 1, 1), catchup=False) as dag:
     TriggerBusinessEventOperator(
-        task_id="announce", event_name="NewSeriesAlert", retries=0,
+        task_id="announce", event_name="NewSeriesAlert", retries={retries}, moengage_conn_id="{conn_id}",
         event_attributes={{"season": "Season 1", "episodes": {episodes}}},
+        retry_delay=datetime.timedelta(minutes={retry_minutes}),
     )
 """
+
+
+#: The load returns a boolean, which no MoEngage attribute can hold (a literal one fails at parse).
+BOOLEAN_LOAD_DAG_SOURCE = """
+import datetime
+from airflow.providers.common.compat.sdk import DAG, task
+from moengage_provider.operators.business_event import TriggerBusinessEventOperator
+
+with DAG("{dag_id}", schedule=None, start_date=datetime.datetime(2024, 1, 1), catchup=False) as dag:
+
+    @task
+    def load():
+        return {{"season": "Season 1", "is_finale": True}}
+
+    TriggerBusinessEventOperator(task_id="announce", event_name="NewSeriesAlert", event_attributes=load())
+"""
+
+
+def dag_source(
+    dag_id: str,
+    episodes: object = 12,
+    retries: int = 0,
+    conn_id: str = "moengage_default",
+    retry_minutes: int = 5,
+) -> str:
+    return DAG_SOURCE.format(
+        dag_id=dag_id, episodes=episodes, retries=retries, conn_id=conn_id, retry_minutes=retry_minutes
+    )
 
 
 @pytest.mark.moengage_sandbox(permissive=False, events=EVENTS)
@@ -34,12 +66,14 @@ def test_a_failed_run_names_the_task_and_the_rejection(
     dag_from_source, moengage_sandbox: MoEngageSandbox
 ) -> None:
     dag_id = f"loud_{uuid.uuid4().hex[:8]}"
-    dag = dag_from_source(DAG_SOURCE.format(dag_id=dag_id, episodes='"twelve"'), dag_id)
+    dag = dag_from_source(dag_source(dag_id, episodes='"twelve"'), dag_id)
     with pytest.raises(DagRunFailed) as failure:
         moengage_sandbox.run_dag(dag)
     message = str(failure.value)
     assert f"DAG run '{dag_id}' ended failed" in message
     assert "failed tasks: announce (failed, try 1)" in message
+    # the task's own error: MoEngage's answer, as the hook raised it
+    assert "  announce: MoEngageClientError: MoEngage answered HTTP 400" in message
     assert (
         "/v1.0/business_event/trigger -> 400 400 Bad Request: Bad request event='NewSeriesAlert'" in message
     )
@@ -48,11 +82,46 @@ def test_a_failed_run_names_the_task_and_the_rejection(
 
 
 @pytest.mark.moengage_sandbox(permissive=False, events=EVENTS)
+def test_a_failed_run_names_the_tasks_own_validation_error(
+    dag_from_source, moengage_sandbox: MoEngageSandbox
+) -> None:
+    """Refused before sending: the sandbox saw nothing, so only the task's error can say why."""
+    dag_id = f"loud_{uuid.uuid4().hex[:8]}"
+    dag = dag_from_source(BOOLEAN_LOAD_DAG_SOURCE.format(dag_id=dag_id), dag_id)
+    with pytest.raises(DagRunFailed) as failure:
+        moengage_sandbox.run_dag(dag)
+    message = str(failure.value)
+    assert "failed tasks: announce (failed, try 1)." in message
+    assert (
+        "  announce: MoEngageValidationError: Invalid MoEngage business event, event_attributes.is_finale: is a boolean"
+        in message
+    )
+    assert "Nothing was sent." in message
+    assert "The MoEngage sandbox rejected no request." in message
+
+
+@pytest.mark.moengage_sandbox(permissive=False, events=EVENTS)
+def test_a_failed_run_names_the_missing_connection(
+    dag_from_source, moengage_sandbox: MoEngageSandbox
+) -> None:
+    dag_id = f"loud_{uuid.uuid4().hex[:8]}"
+    dag = dag_from_source(dag_source(dag_id, conn_id="moengage_nowhere"), dag_id)
+    with pytest.raises(DagRunFailed) as failure:
+        moengage_sandbox.run_dag(dag)
+    message = str(failure.value)
+    assert (
+        "  announce: MoEngageConfigurationError: The MoEngage connection 'moengage_nowhere' does not exist"
+        in message
+    )
+    assert "AIRFLOW_CONN_MOENGAGE_NOWHERE=" in message  # how to create it
+
+
+@pytest.mark.moengage_sandbox(permissive=False, events=EVENTS)
 def test_a_successful_run_is_returned_and_delivered(
     dag_from_source, moengage_sandbox: MoEngageSandbox
 ) -> None:
     dag_id = f"loud_{uuid.uuid4().hex[:8]}"
-    dag = dag_from_source(DAG_SOURCE.format(dag_id=dag_id, episodes=12), dag_id)
+    dag = dag_from_source(dag_source(dag_id), dag_id)
     run = moengage_sandbox.run_dag(dag)
     assert str(run.state) == "success"
     [trigger] = moengage_sandbox.assert_delivered("NewSeriesAlert", count=1, episodes=12)
@@ -81,7 +150,7 @@ def test_the_fixture_isolates_airflow_state_by_default(
 ) -> None:
     dags = pytester.path / "dags"
     dags.mkdir()
-    (dags / "announce.py").write_text(DAG_SOURCE.format(dag_id="isolated_announce", episodes=12))
+    (dags / "announce.py").write_text(dag_source("isolated_announce"))
     monkeypatch.setenv("AIRFLOW__CORE__DAGS_FOLDER", str(dags))
     outer = os.environ["AIRFLOW_HOME"]
     pytester.makepyfile(
@@ -105,6 +174,53 @@ def test_the_fixture_isolates_airflow_state_by_default(
         )
     )
     result = pytester.runpytest_subprocess("-p", "moengage_sandbox", "-p", "no:cacheprovider", timeout=840)
+    result.assert_outcomes(passed=2)
+
+
+@pytest.mark.timeout(900)
+def test_a_corporate_shell_fails_nothing_and_waits_out_no_retry_delay(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HTTPS_PROXY / HTTP_PROXY set, no NO_PROXY, and DAGs that retry an hour apart. The proxy is a dead
+    port on 127.0.0.1: a request sent through it fails. In a fresh pytest process (the fixture as a user
+    gets it), both tests pass: requests to the sandbox bypass the proxy, and the retry after MoEngage's
+    500 runs at once (waiting out the hour would outlast the subprocess's deadline)."""
+    with socket.socket() as dead:
+        dead.bind(("127.0.0.1", 0))  # bound, never listening: a connection to it is refused
+        proxy = f"http://127.0.0.1:{dead.getsockname()[1]}"
+        for name in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"):
+            monkeypatch.setenv(name, proxy)
+        for name in ("NO_PROXY", "no_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        dags = pytester.path / "dags"
+        dags.mkdir()
+        (dags / "announce.py").write_text(dag_source("proxied_announce", retries=2, retry_minutes=60))
+        monkeypatch.setenv("AIRFLOW__CORE__DAGS_FOLDER", str(dags))
+        pytester.makepyfile(
+            textwrap.dedent(
+                f"""
+                import datetime, os, runpy
+
+                DAG_FILE = {str(dags / "announce.py")!r}
+
+                def test_the_sandbox_is_reached_past_the_proxy(moengage_sandbox):
+                    assert os.environ["HTTPS_PROXY"] == {proxy!r}  # still set: only the sandbox bypasses it
+                    moengage_sandbox.run_dag(runpy.run_path(DAG_FILE)["dag"])
+                    moengage_sandbox.assert_delivered("NewSeriesAlert", count=1)
+
+                def test_a_retry_runs_at_once(moengage_sandbox):
+                    dag = runpy.run_path(DAG_FILE)["dag"]
+                    moengage_sandbox.fail_next(500)  # outcome unknown: the hook does not resend, Airflow retries
+                    moengage_sandbox.run_dag(dag)
+                    moengage_sandbox.assert_delivered("NewSeriesAlert", count=1)
+                    assert len(moengage_sandbox.requests) == 2  # the 500, then the retry
+                    assert dag.task_dict["announce"].retry_delay == datetime.timedelta(minutes=60)  # given back
+                """
+            )
+        )
+        result = pytester.runpytest_subprocess(
+            "-p", "moengage_sandbox", "-p", "no:cacheprovider", timeout=840
+        )
     result.assert_outcomes(passed=2)
 
 

@@ -25,7 +25,9 @@ pytestmark = pytest.mark.fuzz
 
 AUTH = b"Basic " + base64.b64encode(f"{WORKSPACE}:{API_KEY}".encode())
 HEX24 = re.compile(r"^[0-9a-f]{24}$")
-DOCUMENTED = {200, 400, 401, 404, 405, 413, 414, 429, 431}
+DOCUMENTED = {200, 400, 401, 403, 404, 405, 413, 414, 429, 431}
+V5_PATHS = ("/v5/business-events/triggers", "/v5/business-events", "/v5/business-events/search")
+RESPONSE_ID = re.compile(r"^resp_[0-9a-f]{32}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 LOGGER = "moengage_provider.testing.sandbox"
 
@@ -46,6 +48,18 @@ MODES: dict[str, dict[str, Any]] = {
         "events": SERIES_EVENTS,
     },
     "small-bodies-record-file": {"max_body_bytes": 512, "event_limit": 1, "record_file": "RECORD"},
+    "v5-quotas": {
+        "permissive": False,
+        "events": {
+            **SERIES_EVENTS,
+            "PriceDrop": {
+                "attributes": {"sku": "string", "price": "number", "on_sale": "boolean", "at": "datetime"},
+                "campaigns": [{"id": "64a1b2c3d4e5f6a7b8c9d0e1", "quota": 1}],
+                "flows": [{"quota": 0}],
+            },
+        },
+    },
+    "unscoped-key": {"business_events_scope": False},
     "windows-no-headers": {
         "five_minute_limit": 1,
         "five_minute_seconds": 2.0,
@@ -82,6 +96,10 @@ def check_answer(answer: RawAnswer, method: str, path: str) -> None:
     if path.startswith("/_sandbox"):
         assert isinstance(body, (dict, list))
         return
+    if path.startswith("/v5/"):
+        check_v5_answer(answer, body)
+        return
+    assert answer.status != 403  # the legacy API has no scopes
     if answer.status == 200:
         assert isinstance(body, dict) and (
             isinstance(body.get("message"), str) or isinstance(body.get("data"), list)
@@ -93,6 +111,20 @@ def check_answer(answer: RawAnswer, method: str, path: str) -> None:
         assert isinstance(error["code"], str) and error["code"].startswith(str(answer.status))
         assert isinstance(error["message"], str) and isinstance(error["details"], list)
         assert HEX24.match(error["request_id"])
+
+
+def check_v5_answer(answer: RawAnswer, body: Any) -> None:
+    """Every V5 answer: the request id header, ``response_id``, the envelope or the error shape."""
+    assert answer.headers.get("x-moe-request-id")
+    assert RESPONSE_ID.match(body["response_id"]), body
+    assert body["response_id"] == "resp_" + answer.headers["x-moe-request-id"].replace("-", "")
+    if answer.status == 200:
+        assert body["type"] in ("business-event", "business-events") and "data" in body
+        return
+    error = body["error"]
+    assert error["code"].isupper() and isinstance(error["message"], str)
+    if answer.status == 429:
+        assert int(answer.headers["retry-after"]) >= 1
 
 
 def check_records(sb: MoEngageSandbox) -> None:
@@ -107,7 +139,10 @@ def check_records(sb: MoEngageSandbox) -> None:
         if not sb.permissive:
             assert name in declared
         if name in declared:
-            assert declared[name]["active_campaign"]
+            if record.get("api_version") == "v5":  # V5 answers 200 FAILURE when nothing is attached
+                assert declared[name]["active_campaign"] or record["summary"]["total"] == 0
+            else:
+                assert declared[name]["active_campaign"]
             assert set(attributes) <= set(declared[name]["attributes"])
 
 
@@ -185,6 +220,10 @@ paths = st.sampled_from(
         "/_sandbox/events",
         "/_sandbox/nope",
         TRIGGER + "?x=\x1b[0m",
+        *V5_PATHS,
+        "/v5/business-events?name=PriceDrop&id=x",
+        "/v5/business-events?limit=21",
+        "/v5/",
         "//v1.0",
         "*",
         "http://[::1/v1.0",
@@ -204,6 +243,13 @@ auths = (
     st.sampled_from([AUTH, b"Basic Og==", b"Bearer x", b"Basic \xff\xfe", b"", b"basic " + AUTH[6:]])
     | header_values
 )
+request_id_headers = st.lists(
+    st.tuples(
+        st.just(b"X-MOE-Request-Id"),
+        st.sampled_from([b"550e8400-e29b-41d4-a716-446655440000", b"not-a-uuid", b""]) | header_values,
+    ),
+    max_size=2,
+)
 content_types = st.sampled_from(
     [b"application/json", b"application/json; charset=utf-16", b"text/plain", b"", b"APPLICATION/JSON"]
 )
@@ -211,7 +257,15 @@ content_types = st.sampled_from(
 
 @pytest.mark.timeout(300)
 @settings(max_examples=60, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-@given(method=methods, path=paths, body=bodies, auth=auths, content_type=content_types, headers=extra_headers)
+@given(
+    method=methods,
+    path=paths,
+    body=bodies,
+    auth=auths,
+    content_type=content_types,
+    headers=extra_headers,
+    request_ids=request_id_headers,
+)
 def test_raw_requests_never_break_the_sandbox(
     mode_sandbox: MoEngageSandbox,
     caplog: pytest.LogCaptureFixture,
@@ -221,13 +275,14 @@ def test_raw_requests_never_break_the_sandbox(
     auth,
     content_type,
     headers,
+    request_ids,
 ) -> None:
     caplog.set_level(logging.DEBUG, logger=LOGGER)
     caplog.clear()
     sb = mode_sandbox
     if path.startswith("/_sandbox") and method == "POST":
         path = "/_sandbox/health"  # never let the fuzzer inject faults or reset the records itself
-    all_headers = [(b"Authorization", auth), (b"Content-Type", content_type), *headers]
+    all_headers = [(b"Authorization", auth), (b"Content-Type", content_type), *request_ids, *headers]
     answer = send_raw(sb.port, build(method, path, body, all_headers), method=method)
     check_answer(answer, method, path.split("?")[0])
     check_records(sb)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -12,6 +13,15 @@ from tests.ui.support import ARTIFACTS, CHROMIUM_ARGS, INSTALL_HINT, ApiServer, 
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist, a module's tests run on one worker: its api-server, webserver or CLI runs
+    (module and session fixtures) start once."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.xdist_group(f"ui-{Path(str(item.fspath)).stem}"))
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from typing import Any, NoReturn
 import pytest
 
 from tests.conftest import REPO, airflow_env
+from tests.ports import free_port
 
 #: Screenshots and the api-server log land here (git-ignored; CI keeps it as an artifact).
 ARTIFACTS = REPO / "test-artifacts"
@@ -62,13 +62,6 @@ def find_chromium() -> str | None:
         if path and os.access(path, os.X_OK):
             return path
     return None
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class ApiServer:

@@ -18,6 +18,7 @@ import pytest
 
 import moengage_provider
 from moengage_provider.api.data_centers import DATA_CENTERS, normalize_data_center
+from moengage_provider.api.versions import api_version
 from moengage_provider.testing import MoEngageSandbox
 from tests.ui.support import ARTIFACTS, ApiServer
 
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from playwright.sync_api import Locator, Page
 
 SEARCH_PATH = "/v1.0/business_event/search"
+V5_LIST_PATH = "/v5/business-events?name=airflow-connection-test&limit=20"
 WORKSPACE = "ui-workspace"
 
 # The api-server starts in the first test's set-up; a loaded machine can take minutes for that.
@@ -164,6 +166,17 @@ def test_every_data_center_has_a_region_label():
             assert DATA_CENTERS[code] in labels[value]
 
 
+def test_every_api_version_choice_is_one_the_hook_reads():
+    field = _conn_type()["conn-fields"]["api_version"]
+    stored = field["schema"]["enum"]
+    assert list(field["schema"]["values_display"]) == stored
+    assert [api_version(value).name for value in stored] == ["v1.0", "v5"]
+    assert api_version(field["schema"]["default"]).name == "v1.0"  # the default: what every key works with
+    for value in stored:
+        assert len(value) >= 5, value  # Airflow's secret masker warns about any shorter string in an extra
+        assert field["schema"]["values_display"][value].startswith(api_version(value).name + " ")
+
+
 def test_add_connection_form_shows_moengage_fields(page: Page, api_server: ApiServer):
     from playwright.sync_api import expect
 
@@ -186,7 +199,7 @@ def test_add_connection_form_shows_moengage_fields(page: Page, api_server: ApiSe
     # with regions, and a hint; the timeout has its default.
     expect(dialog.get_by_text("Data center", exact=True)).to_be_visible()
     expect(
-        dialog.get_by_text("the number in your dashboard URL (dashboard-02.moengage.com is 02)")
+        dialog.get_by_text("the number in your dashboard URL (dashboard-02.moengage.com is DC-02)")
     ).to_be_visible()
     expect(dialog.get_by_label("Request timeout (seconds)")).to_have_value("30")
     dialog.get_by_role("combobox").nth(1).click()
@@ -194,9 +207,16 @@ def test_add_connection_form_shows_moengage_fields(page: Page, api_server: ApiSe
     dialog.screenshot(path=str(ARTIFACTS / "moengage-connection-data-center.png"))
     page.get_by_role("option", name=_values_display()["DC-02"], exact=True).click()
 
+    # The API version is a choice too, the legacy API unless the user picks V5.
+    expect(dialog.get_by_text("API version", exact=True)).to_be_visible()
+    api_choices = _conn_type()["conn-fields"]["api_version"]["schema"]["values_display"]
+    dialog.get_by_role("combobox").nth(2).click()
+    expect(page.get_by_role("option")).to_have_text(list(api_choices.values()))
+    page.get_by_role("option", name=api_choices["api-v1.0"], exact=True).click()
+
     # What gets stored is MoEngage's name of the data center, in the extra JSON the hook reads.
     open_section(dialog, "Extra Fields JSON")
-    expect_editor_json(page, dialog, {"data_center": "DC-02", "timeout": 30})
+    expect_editor_json(page, dialog, {"data_center": "DC-02", "api_version": "api-v1.0", "timeout": 30})
 
 
 def test_form_saves_what_the_hook_reads(page: Page, api_server: ApiServer, sandbox: MoEngageSandbox):
@@ -206,6 +226,9 @@ def test_form_saves_what_the_hook_reads(page: Page, api_server: ApiServer, sandb
     dialog.get_by_label("API Key", exact=True).fill(sandbox.api_key)
     dialog.get_by_label("Base URL override", exact=True).fill(sandbox.url)
     choose_data_center(page, dialog, _values_display()["DC-01"])
+    dialog.get_by_role("combobox").nth(2).click()  # the API version: V5
+    v5_label = _conn_type()["conn-fields"]["api_version"]["schema"]["values_display"]["api-v5"]
+    page.get_by_role("option", name=v5_label, exact=True).click()
     dialog.get_by_role("button", name="Save").click()
     dialog.wait_for(state="hidden")
     connection_row(page, conn_id).wait_for()
@@ -215,7 +238,7 @@ def test_form_saves_what_the_hook_reads(page: Page, api_server: ApiServer, sandb
     assert stored["login"] == WORKSPACE
     assert stored["host"] == sandbox.url
     assert stored["port"] is None and stored["schema"] in (None, "")
-    assert json.loads(stored["extra"]) == {"data_center": "DC-01", "timeout": 30}
+    assert json.loads(stored["extra"]) == {"data_center": "DC-01", "api_version": "api-v5", "timeout": 30}
 
     # On Airflow 3.3.2 the list's Test button cannot test a port-less connection (see the xfail below), so
     # call the endpoint it calls, with the credentials the form holds; the hook runs in the api-server.
@@ -233,9 +256,10 @@ def test_form_saves_what_the_hook_reads(page: Page, api_server: ApiServer, sandb
     )
     assert answer == {
         "status": True,
-        "message": f"Connected to MoEngage workspace {WORKSPACE} at {sandbox.url}: credentials accepted.",
-    }
-    assert [(r["method"], r["path"]) for r in sandbox.requests] == [("POST", SEARCH_PATH)]
+        "message": f"Connected to MoEngage workspace {WORKSPACE} at {sandbox.url} through MoEngage's "
+        "Business Events API V5: credentials accepted.",
+    }  # read-only, through the API the form chose
+    assert [(r["method"], r["path"]) for r in sandbox.requests] == [("GET", V5_LIST_PATH)]
     assert sandbox.triggers == []
 
 

@@ -109,6 +109,10 @@ def test_fab_form_relabels_hides_and_stores_the_moengage_fields(webserver: str, 
     expect(data_center).to_be_visible()
     expect(page.locator("label[for=extra__moengage__data_center]")).to_have_text("Data center")
     expect(page.locator("#extra__moengage__timeout")).to_be_visible()
+    api_version = page.locator("#extra__moengage__api_version")
+    expect(api_version).to_be_visible()
+    expect(page.locator("label[for=extra__moengage__api_version]")).to_have_text("API version")
+    expect(api_version).to_have_value("api-v1.0")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "moengage-connection-form-fab.png"), full_page=True)
 
@@ -116,6 +120,7 @@ def test_fab_form_relabels_hides_and_stores_the_moengage_fields(webserver: str, 
     page.fill("#login", "fab-workspace")
     page.fill("#password", "fab-key")
     data_center.fill("02")
+    api_version.fill("V5")  # as a user types it
     with page.expect_navigation():
         page.locator("input[type=submit][value=Save], button[type=submit]").first.click()
     expect(page.get_by_text("Added Row")).to_be_visible()
@@ -125,6 +130,7 @@ def test_fab_form_relabels_hides_and_stores_the_moengage_fields(webserver: str, 
     conn_type, login, extra = stored
     assert (conn_type, login) == ("moengage", "fab-workspace")
     assert extra.get("data_center") == "02"
+    assert extra.get("api_version") == "V5"  # the hook reads it as v5
 
 
 def _stored(conn_id: str) -> tuple[str, str, dict[str, Any]] | None:
@@ -137,7 +143,9 @@ def _stored(conn_id: str) -> tuple[str, str, dict[str, Any]] | None:
         return None if conn is None else (conn.conn_type, conn.login, conn.extra_dejson)
 
 
-def test_fab_form_refuses_a_data_center_that_does_not_exist(webserver: str, page: Page) -> None:
+def test_fab_form_refuses_a_data_center_or_api_version_that_does_not_exist(
+    webserver: str, page: Page
+) -> None:
     from playwright.sync_api import expect
 
     conn_id = f"moengage_fab_{uuid.uuid4().hex[:8]}"
@@ -145,8 +153,10 @@ def test_fab_form_refuses_a_data_center_that_does_not_exist(webserver: str, page
     page.evaluate("() => { $('#conn_type').val('moengage').trigger('change'); }")
     page.fill("#conn_id", conn_id)
     page.fill("#extra__moengage__data_center", "07")
+    page.fill("#extra__moengage__api_version", "v4")
     with page.expect_navigation():
         page.locator("input[type=submit][value=Save], button[type=submit]").first.click()
     expect(page).to_have_url(f"{webserver}/connection/add")  # the form again, with the field's error
     expect(page.locator("#extra__moengage__data_center")).to_have_value("07")
+    expect(page.get_by_text("api_version 'v4' is not a MoEngage Business Events API")).to_be_visible()
     assert _stored(conn_id) is None

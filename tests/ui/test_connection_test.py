@@ -21,7 +21,7 @@ import pytest
 
 from moengage_provider.testing import MoEngageSandbox
 from tests.conftest import AIRFLOW_3_3_PLUS, REPO, airflow_env
-from tests.ui.support import free_port
+from tests.ports import closed_port
 
 WORKSPACE = "cli-workspace"
 SEARCH_PATH = "/v1.0/business_event/search"
@@ -57,7 +57,7 @@ def sandboxes() -> Iterator[Sandboxes]:
         MoEngageSandbox(WORKSPACE, f"cli-key-{secrets.token_hex(6)}") as ours,
         MoEngageSandbox("someone-elses-workspace", f"other-{secrets.token_hex(6)}") as other,
     ):
-        yield Sandboxes(ours, other, free_port())
+        yield Sandboxes(ours, other, closed_port())
 
 
 def _conn(sandbox: MoEngageSandbox, **changes: Any) -> dict[str, Any]:
@@ -158,7 +158,7 @@ def test_unknown_data_center_lists_the_valid_ones(runs: dict[str, CliRun]):
     _failed_with(
         runs["unknown_data_center"],
         "data_center 'DC-07' is not a MoEngage data center",
-        "01 (US), 02 (EU), 03 (India), 04 (US), 05 (Singapore), 06 (Indonesia)",
+        "DC-01 (US), DC-02 (EU), DC-03 (India), DC-04 (US), DC-05 (Singapore), DC-06 (Indonesia)",
     )
 
 
@@ -175,7 +175,7 @@ def test_unreachable_host_is_named(runs: dict[str, CliRun], sandboxes: Sandboxes
 def test_no_data_center_and_no_host_names_the_fix(runs: dict[str, CliRun]):
     _failed_with(
         runs["nowhere"],
-        "MoEngage connection 'moengage_default': set the data center (extra 'data_center', one of 01 (US),",
+        "MoEngage connection 'moengage_default': set the data center (extra 'data_center', one of DC-01 (US),",
         "or a host (for a proxy or the local sandbox).",
     )
 

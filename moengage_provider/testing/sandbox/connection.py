@@ -1,11 +1,13 @@
-"""The one place that builds the Airflow connection for a sandbox: JSON, URI, environment variable."""
+"""The one place that builds the Airflow connection for a sandbox: JSON, URI, environment variables."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 
 @dataclass(frozen=True)
@@ -16,9 +18,11 @@ class SandboxConnection:
     password: str
     conn_type: str = "moengage"
     schema: str = "http"
+    #: the connection's extras (e.g. ``{"api_version": "v5"}``); none by default
+    extra: Mapping[str, Any] | None = field(default=None)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        fields: dict[str, Any] = {
             "conn_type": self.conn_type,
             "host": self.host,
             "port": self.port,
@@ -26,6 +30,9 @@ class SandboxConnection:
             "login": self.login,
             "password": self.password,
         }
+        if self.extra:
+            fields["extra"] = dict(self.extra)
+        return fields
 
     def json(self) -> str:
         """For ``AIRFLOW_CONN_<ID>``: Airflow reads a JSON connection from an environment variable."""
@@ -35,12 +42,38 @@ class SandboxConnection:
         """For ``airflow connections add --conn-uri``; the schema (``http``) is the URI's path."""
         host = f"[{self.host}]" if ":" in self.host else self.host
         login, password = quote(self.login, safe=""), quote(self.password, safe="")
-        return f"{self.conn_type}://{login}:{password}@{host}:{self.port}/{self.schema}"
+        query = f"?{urlencode(dict(self.extra))}" if self.extra else ""
+        return f"{self.conn_type}://{login}:{password}@{host}:{self.port}/{self.schema}{query}"
 
     def env(self, conn_id: str = "moengage_default") -> dict[str, str]:
-        """``{"AIRFLOW_CONN_<CONN_ID>": json}``, to merge into a child's environment."""
-        return {env_var_name(conn_id): self.json()}
+        """``AIRFLOW_CONN_<CONN_ID>`` (the JSON form), and ``NO_PROXY`` / ``no_proxy`` with the sandbox's
+        host added (see :func:`no_proxy_env`): to merge into a child's environment, or ours."""
+        return {env_var_name(conn_id): self.json(), **no_proxy_env(self.host)}
 
 
 def env_var_name(conn_id: str) -> str:
     return f"AIRFLOW_CONN_{conn_id.upper()}"
+
+
+def no_proxy_env(host: str, environ: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """``NO_PROXY`` and ``no_proxy``: what ``environ`` has in either, plus ``host`` and ``localhost``.
+
+    Corporate shells set ``HTTPS_PROXY`` / ``HTTP_PROXY``, and ``requests`` (so Airflow's HTTP hook)
+    sends every request through them unless ``NO_PROXY`` names the host: a proxy cannot reach the
+    sandbox on this machine's loopback, so requests to it must bypass it. Both spellings get the same
+    value, since ``requests`` reads the lower-case one first.
+    """
+    entries: list[str] = []
+    for raw in (environ.get("no_proxy", ""), environ.get("NO_PROXY", ""), host, "localhost"):
+        for entry in raw.split(","):
+            if entry.strip() and entry.strip() not in entries:
+                entries.append(entry.strip())
+    value = ",".join(entries)
+    return {"NO_PROXY": value, "no_proxy": value}
+
+
+def with_api_version(extra: Mapping[str, Any] | None, api_version: str | None) -> Mapping[str, Any] | None:
+    """``extra`` with ``api_version`` set when one is given (the provider's connection extra)."""
+    if api_version is None:
+        return extra
+    return {**(extra or {}), "api_version": api_version}

@@ -1,4 +1,6 @@
-"""MoEngage's wire format as the sandbox speaks it: paths, documented texts and bodies, error builders.
+"""The legacy API's wire format (paths, documented texts and bodies, its error builders) and what
+every API version shares: responses, refusals (``Reject``), ids, JSON and timestamps. V5's own is
+in :mod:`.api.v5.wire`.
 
 Plumbing only: which requests are valid is decided in :mod:`.validation` and the endpoint modules.
 """

@@ -229,12 +229,33 @@ class MoEngageSandbox:
         return self._state.workspace().api_key
 
     # -- the Airflow connection (one place builds it: connection.py) ----------------------------
-    def airflow_connection(self, conn_type: str = "moengage") -> connection.SandboxConnection:
-        return connection.SandboxConnection(self.host, self.port, self.workspace_id, self.api_key, conn_type)
+    def airflow_connection(
+        self,
+        conn_type: str = "moengage",
+        *,
+        extra: Mapping[str, Any] | None = None,
+        api_version: str | None = None,
+    ) -> connection.SandboxConnection:
+        """The Airflow connection for this sandbox; ``extra`` e.g. ``{"api_version": "v5"}``, or
+        ``api_version`` alone (the same extra)."""
+        return connection.SandboxConnection(
+            self.host,
+            self.port,
+            self.workspace_id,
+            self.api_key,
+            conn_type,
+            extra=connection.with_api_version(extra, api_version),
+        )
 
-    def airflow_conn_json(self, conn_type: str = "moengage") -> str:
+    def airflow_conn_json(
+        self,
+        conn_type: str = "moengage",
+        *,
+        extra: Mapping[str, Any] | None = None,
+        api_version: str | None = None,
+    ) -> str:
         """The JSON form of an Airflow connection pointing at this sandbox (for AIRFLOW_CONN_...)."""
-        return self.airflow_connection(conn_type).json()
+        return self.airflow_connection(conn_type, extra=extra, api_version=api_version).json()
 
     # -- configuration ----------------------------------------------------------------------------
     def add_workspace(
@@ -272,10 +293,22 @@ class MoEngageSandbox:
         *,
         workspace_id: str | None = None,
         flow: bool = False,
+        campaigns: Sequence[Any] | None = None,
+        flows: Sequence[Any] | None = None,
     ) -> None:
         """Declare (or redeclare) a business event and its typed attributes. ``flow=True``: a
-        Business-Trigger flow uses it, so its triggers also count toward the flow limits."""
-        self._state.declare_event(name, attributes, active_campaign, workspace_id=workspace_id, flow=flow)
+        Business-Trigger flow uses it, so its triggers also count toward the flow limits.
+        ``campaigns`` / ``flows``: what is attached to it, ids or ``{"id", "quota"}`` (see
+        :mod:`.events`)."""
+        self._state.declare_event(
+            name,
+            attributes,
+            active_campaign,
+            workspace_id=workspace_id,
+            flow=flow,
+            campaigns=campaigns,
+            flows=flows,
+        )
 
     def events(self, workspace_id: str | None = None) -> dict[str, dict[str, Any]]:
         """The declared events of a workspace, in the form ``events=`` accepts."""
@@ -338,8 +371,9 @@ class MoEngageSandbox:
 
     # -- DAG runs under the sandbox (Airflow imported only here) ---------------------------------
     def run_dag(self, dag: Any, **kwargs: Any) -> Any:
-        """Run ``dag`` with ``dag.test()``; a failed run raises ``DagRunFailed`` naming the failed
-        task and this sandbox's rejections. See :mod:`moengage_provider.testing.dag_runs`."""
+        """Run ``dag`` with ``dag.test()``, retries at once; a failed run raises ``DagRunFailed`` naming
+        each failed task with its error, and this sandbox's rejections. See
+        :func:`moengage_provider.testing.dag_runs.run_dag` (``retry_delay_cap``)."""
         from moengage_provider.testing.dag_runs import run_dag
 
         return run_dag(self, dag, **kwargs)

@@ -24,7 +24,7 @@ from types import TracebackType
 from typing import IO, Any
 
 from moengage_provider.testing.sandbox.banner import LISTENING
-from moengage_provider.testing.sandbox.connection import SandboxConnection
+from moengage_provider.testing.sandbox.connection import SandboxConnection, with_api_version
 
 #: Seconds to wait for the child to say it listens; a loaded CI machine needs more than a laptop.
 DEFAULT_START_TIMEOUT = 60.0
@@ -216,11 +216,30 @@ class SpawnedSandbox:
     def port(self) -> int:
         return int(self.url.rsplit(":", 1)[1])
 
-    def airflow_connection(self, conn_type: str = "moengage") -> SandboxConnection:
-        return SandboxConnection(self.host, self.port, self.workspace_id, self.api_key, conn_type)
+    def airflow_connection(
+        self,
+        conn_type: str = "moengage",
+        *,
+        extra: Mapping[str, Any] | None = None,
+        api_version: str | None = None,
+    ) -> SandboxConnection:
+        return SandboxConnection(
+            self.host,
+            self.port,
+            self.workspace_id,
+            self.api_key,
+            conn_type,
+            extra=with_api_version(extra, api_version),
+        )
 
-    def airflow_conn_json(self, conn_type: str = "moengage") -> str:
-        return self.airflow_connection(conn_type).json()
+    def airflow_conn_json(
+        self,
+        conn_type: str = "moengage",
+        *,
+        extra: Mapping[str, Any] | None = None,
+        api_version: str | None = None,
+    ) -> str:
+        return self.airflow_connection(conn_type, extra=extra, api_version=api_version).json()
 
     # -- the control API --------------------------------------------------------------------------
     def control(self, path: str, *, method: str = "GET", body: Any = None, timeout: float = 30.0) -> Any:

@@ -84,7 +84,10 @@ def process(
         if route.refusals is not None:
             refusals = route.refusals(request_id, headers)
         ws = authenticate(state, headers.get("authorization"), refusals, scoped=version.scoped)
-        query = {k: v[-1] for k, v in parse_qs(target.partition("?")[2].partition("#")[0]).items()}
+        query = {
+            k: v[-1]
+            for k, v in parse_qs(target.partition("?")[2].partition("#")[0], keep_blank_values=True).items()
+        }
         call = Call(
             state, ws, request_id, received_at, refusals, route.kinds, query=query, request_headers=headers
         )

@@ -3,7 +3,8 @@
 counters, 20 a page at most, paged by an opaque cursor. Names and ids together: 400.
 
 ``trigger_count``, ``campaign_count`` and ``last_triggered_at`` count the triggers accepted (through
-either API) as of ``now - counter_lag_seconds``, like the legacy search's counters.
+either API) as of ``now - counter_lag_seconds``, like the legacy search's counters. A query
+parameter the list does not document is refused (a typo must not pass silently).
 """
 
 from __future__ import annotations
@@ -23,12 +24,17 @@ from moengage_provider.testing.sandbox.ratelimits import V5_LIST, V5_SEARCH
 from moengage_provider.testing.sandbox.validation import V5_TYPE_OF
 
 PAGE_SIZE = 20
+QUERY_PARAMETERS = ("name", "id", "limit", "cursor")
 Matcher = Callable[[Event], bool]
 
 
 def list_events(call: Call) -> dict[str, Any]:
     refusals = cast(V5Refusals, call.refusals)
     check_request_id(refusals)
+    unknown = sorted(set(call.query) - set(QUERY_PARAMETERS))
+    if unknown:
+        message = f"Unknown query parameter {unknown[0]!r}; use {', '.join(QUERY_PARAMETERS)}"
+        raise refusals.invalid(unknown[0], "UNKNOWN_PARAMETER", message)
     name, ident = call.query.get("name"), call.query.get("id")
     if name is not None and ident is not None:
         raise _both(refusals, "id", "The 'id' parameter cannot be combined with 'name'.", "'name' or 'id'")
@@ -43,19 +49,23 @@ def list_events(call: Call) -> dict[str, Any]:
 def search(call: Call) -> dict[str, Any]:
     refusals = cast(V5Refusals, call.refusals)
     check_request_id(refusals)
-    payload = call.payload
-    filters = payload.get("filters") or {}
+    payload = call.payload  # every field optional; none of them null (the spec allows no null)
+    filters = payload.get("filters", {})
     if not isinstance(filters, dict):
         raise refusals.invalid("filters", "INVALID_VALUE", "filters must be an object with names or ids")
-    names = _strings(filters.get("names"), "filters.names", refusals)
-    ids = _strings(filters.get("ids"), "filters.ids", refusals)
+    names = _strings(filters, "names", refusals)
+    ids = _strings(filters, "ids", refusals)
     if names is not None and ids is not None:
         raise _both(
             refusals, "filters.ids", "The 'ids' filter cannot be combined with 'names'.", "'names' or 'ids'"
         )
+    if "limit" in payload and payload["limit"] is None:
+        raise refusals.invalid(
+            "limit", "INVALID_VALUE", f"limit must be a whole number from 1 to {PAGE_SIZE}"
+        )
     limit = _limit(payload.get("limit"), refusals, "limit", parse=False)
-    cursor = payload.get("cursor")
-    if cursor is not None and not isinstance(cursor, str):
+    cursor = payload.get("cursor", "")
+    if not isinstance(cursor, str):
         raise refusals.invalid("cursor", "INVALID_VALUE", "cursor must be the string a previous page gave")
     matcher: Matcher = lambda e: True  # noqa: E731
     if names is not None:
@@ -75,9 +85,11 @@ def _both(refusals: V5Refusals, target: str, detail: str, which: str) -> Excepti
     )
 
 
-def _strings(value: Any, field: str, refusals: V5Refusals) -> set[str] | None:
-    if value is None:
+def _strings(filters: dict[str, Any], key: str, refusals: V5Refusals) -> set[str] | None:
+    """``filters[key]``, a list of strings; None when not given."""
+    if key not in filters:
         return None
+    value, field = filters[key], f"filters.{key}"
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise refusals.invalid(field, "INVALID_VALUE", f"{field} must be a list of strings")
     return set(value)
@@ -96,7 +108,7 @@ def _limit(value: Any, refusals: V5Refusals, field: str, *, parse: bool) -> int:
 
 def _page(call: Call, matches: Matcher, limit: int, cursor: str | None, kind: str) -> dict[str, Any]:
     refusals = cast(V5Refusals, call.refusals)
-    after = _after(cursor, refusals) if cursor is not None else ""
+    after = _after(cursor, refusals) if cursor else ""  # none, or empty: the first page
     admit(call, (kind,))
     as_of = call.state.now() - call.state.settings.counter_lag_seconds
     found = sorted(
@@ -135,7 +147,8 @@ def _utc(ts: float) -> str:
 
 
 def _cursor(last_id: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"last_id": last_id}).encode()).decode()
+    # The shape of the documented example (eyJsYXN0X2lkIjoi... is {"last_id":"..."}); opaque to clients.
+    return base64.urlsafe_b64encode(json.dumps({"last_id": last_id}, separators=(",", ":")).encode()).decode()
 
 
 def _after(cursor: str, refusals: V5Refusals) -> str:

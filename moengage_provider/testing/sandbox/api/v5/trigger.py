@@ -71,14 +71,12 @@ def _checked_body(payload: dict[str, Any], refusals: V5Refusals) -> tuple[str, d
         raise refusals.invalid("triggered_by", "MISSING_VALUE", "triggered_by is required")
     if not is_email(triggered_by):
         raise refusals.invalid("triggered_by", "INVALID_FORMAT", f"Invalid email address : '{triggered_by}'")
-    attributes = payload.get("event_attributes", {})
-    if attributes is None:
-        attributes = {}
+    attributes = payload.get("event_attributes", {})  # optional, but an object when given (not null)
     if not isinstance(attributes, dict):
         message = f"Expected an object, got {json_type_name(attributes)}."
         raise refusals.invalid("event_attributes", "INVALID_TYPE", message)
-    moe_request_id = payload.get("moe_request_id")
-    if moe_request_id is not None:
+    if "moe_request_id" in payload:
+        moe_request_id = payload["moe_request_id"]
         if not is_uuid(moe_request_id):
             raise refusals.invalid("moe_request_id", "INVALID_FORMAT", "moe_request_id must be a UUID")
         if not refusals.trace_from_client:  # the header wins; without it, the body's id is echoed

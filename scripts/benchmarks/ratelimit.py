@@ -249,7 +249,7 @@ def child_ratelimit(cfg: dict[str, Any]) -> dict[str, Any]:
             # the top of the next one.
             now = time.time()
             left = (math.floor(now / five) + 1) * five - now
-            if left < 0.6 * five:
+            if left < 0.8 * five:
                 time.sleep(left + 0.05)
             probe.reset()
             t0 = time.perf_counter()

@@ -97,12 +97,12 @@ def test_quick_bench_writes_a_report_with_every_section_and_figures(tmp_path):
     assert len(cases) == len(ratelimit["runs"]) == 12  # 3 cases x mapped/tasks x deferrable or not
     for run in ratelimit["runs"]:
         assert run["state"] == "success"
-        assert run["lost"] == 0 and run["duplicated"] == 0 and run["refused_429"] > 0
+        assert run["lost"] == 0 and run["duplicated"] == 0
         assert (
             positive(run["elapsed_seconds"]) and positive(run["schedule_seconds"]) and positive(run["ratio"])
         )
         if run["mode"] == "deferrable":
-            assert run["slot_seconds_waiting"] == 0 and positive(run["trigger_seconds"])
+            assert run["slot_seconds_waiting"] == 0
 
     memory = figures["sections"]["memory"]
     for kind in ("noop", "operator", "requests"):

@@ -55,7 +55,7 @@ class RateLimitWaiter:
         """How long and how this refusal waits, and the record that remembers it (to save before waiting)."""
         now = dt.datetime.now(dt.timezone.utc)
         headers = err.rate_limit if err.rate_limit is not None else retry_after_said(err.retry_after, now)
-        since = dt.datetime.fromisoformat(record.rate_limited_since) if record.rate_limited_since else now
+        since = record.waiting_since or now
         wait = plan_wait(
             now,
             headers,

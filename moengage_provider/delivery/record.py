@@ -83,16 +83,28 @@ class DeliveryRecord:
         return self.status in ("sending", "unknown")
 
     @property
+    def waiting_since(self) -> dt.datetime | None:
+        """When this payload was first refused for the rate limit, if the record says so readably."""
+        return _moment(self.rate_limited_since)
+
+    @property
     def earlier_wait(self) -> EarlierWait | None:
         """This payload's latest wait for a published window, if the record has a readable one."""
-        level, until = self.rate_limit_level, self.rate_limit_until
-        if not isinstance(level, int) or isinstance(level, bool) or not isinstance(until, str):
+        level, until = self.rate_limit_level, _moment(self.rate_limit_until)
+        if not isinstance(level, int) or isinstance(level, bool) or until is None:
             return None
-        try:
-            moment = dt.datetime.fromisoformat(until)
-        except ValueError:
-            return None
-        return EarlierWait(level, moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc))
+        return EarlierWait(level, until)
+
+
+def _moment(text: Any) -> dt.datetime | None:
+    """A moment the record wrote (ISO 8601, UTC); None when it is missing or unreadable."""
+    if not isinstance(text, str):
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
 
 
 # -- the decisions ---------------------------------------------------------------------------------

@@ -65,9 +65,9 @@ FULL = Counts(
     warmup_calls=100,
     op_calls=1000,
     cold_calls=100,
-    rl_triggers=30,
-    rl_five_minute_seconds=15.0,
-    rl_warmup_tasks=5,
+    rl_triggers=21,
+    rl_five_minute_seconds=40.0,
+    rl_warmup_tasks=4,
     mem_runs=5,
 )
 QUICK = Counts(
@@ -78,8 +78,8 @@ QUICK = Counts(
     warmup_calls=10,
     op_calls=50,
     cold_calls=10,
-    rl_triggers=12,
-    rl_five_minute_seconds=3.0,
+    rl_triggers=11,
+    rl_five_minute_seconds=10.0,
     rl_warmup_tasks=3,
     mem_runs=1,
 )

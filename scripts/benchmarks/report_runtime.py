@@ -44,6 +44,7 @@ def render_rate_limits(rl: dict[str, Any], counts: dict[str, Any], add: Callable
     if not rl:
         return
     five = rl["five_minute_seconds"]
+    last = rl["triggers"] - 10 * ((rl["triggers"] - 1) // 10)  # events in the last window
     add(
         f"`dag.test()` of {rl['triggers']} `TriggerBusinessEventOperator` triggers against the sandbox (another "
         "process) with MoEngage's published limits, 10 per 5 minutes, 50 per hour and 200 per day, their "
@@ -52,15 +53,21 @@ def render_rate_limits(rl: dict[str, Any], counts: dict[str, Any], add: Callable
         "`rate_limit_window` is the same hour). Three cases of what the sandbox's answers carry: "
         "`x-ratelimit-*` on every answer (its default); `Retry-After` on the 429 only; nothing. Each fired "
         "as the samples fire them, one mapped task per event and one task per event, with `deferrable=True` "
-        "and `False`. Each run starts at the top of a sandbox window. **Time / schedule** is the time from "
+        "and `False`; the six case-and-shape pairs run side by side (a child process each, with its own "
+        "sandbox and Airflow home), so `dag.test()` shares the machine's cores with five others. Each run "
+        "starts early in a sandbox window. **Time / schedule** is the time from "
         "the first trigger request to the last accepted one, over the limits' own schedule: when the windows "
         "would accept the last one at the earliest, counted from the same first request. It includes what "
         "`dag.test()` adds: it runs one task at a time (one every "
-        f"{fmt(rl.get('pace_seconds'), 2)} s here, measured on {counts['rl_warmup_tasks']} warm-up tasks), "
-        "so the last window's events follow each other instead of going out together, and it runs a "
-        "deferred task's `DateTimeTrigger` inline, which checks the time once a second near the end (a "
-        "deferred wait can overrun by up to a second). **Slot s waiting** is the time a task slept in its "
-        "worker slot for the rate limit; **trigger s** the time waited in the trigger, holding no worker."
+        f"{fmt(rl.get('pace_seconds'), 2)} s here, measured on {counts['rl_warmup_tasks']} warm-up tasks "
+        "with the six children running), so a window's ten events follow each other instead of going out "
+        "together as they would on a deployment's workers, and it runs a deferred task's `DateTimeTrigger` "
+        "inline, which checks the time once a second near the end (a deferred wait can overrun by up to a "
+        f"second). With {rl['triggers']} events, ten fill each window and the last window opens with "
+        f"{last} event{'s' if last > 1 else ''}, so the last accepted trigger is one that waited: the ratio "
+        "measures the waits, not `dag.test()`'s pace through a full last window. **Slot s waiting** is the "
+        "time a task slept in its worker slot for the rate limit; **trigger s** the time waited in the "
+        "trigger, holding no worker."
     )
     add("")
     add(

@@ -35,8 +35,8 @@ UTC = dt.timezone.utc
 LOGGER = "test_rate_limit_wait"
 #: An always-full workspace with no rate-limit header: the published windows alone decide.
 NO_HEADERS_ALWAYS_FULL = pytest.mark.moengage_sandbox(five_minute_limit=0, rate_limit_headers=False)
-#: The operator's ``rate_limit_window``: MoEngage's hour as 12 s, so five minutes last 1 s, a day 288 s.
-HOUR = dt.timedelta(seconds=12)
+#: The operator's ``rate_limit_window``: MoEngage's hour as 24 s, so five minutes last 2 s, a day 576 s.
+HOUR = dt.timedelta(seconds=24)
 WAIT_LINE = re.compile(
     r"MoEngage rate limit hit for '(?P<event>[^']+)' \(HTTP 429(?:, request_id=[0-9a-f]{24})?\)\. "
     r"Waiting (?P<duration>\w+), until (?P<until>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) UTC, decided by "
@@ -83,7 +83,7 @@ def sleep_until_phase(seconds: float, low: float, high: float) -> None:
     """Until the clock is between ``low`` and ``high`` seconds into a window of ``seconds`` (epoch-aligned)."""
     phase = time.time() % seconds
     if not low <= phase < high:
-        time.sleep((low - phase) % seconds)
+        time.sleep((low - phase) % seconds + 0.01)
 
 
 def wait_lines(caplog: pytest.LogCaptureFixture) -> list[re.Match[str]]:
@@ -194,40 +194,40 @@ def test_without_headers_the_windows_escalate_across_deferrals_five_minutes_hour
     moengage_sandbox, caplog
 ):
     # Start where the escalation shows in full: from the fifth "five minutes" of an "hour" on (ten per
-    # five minutes could have filled the hour's fifty), and past the first three "hours" of the day.
-    while not (4.05 <= time.time() % 12 < 10 and 40 <= time.time() % 288 < 270):
+    # five minutes could have filled the hour's fifty), past the first three "hours" of the "day" (fifty
+    # an hour could have filled its two hundred), and well before its end (its wait must be too long).
+    while not (8.1 <= time.time() % 24 < 20 and 80 <= time.time() % 576 < 540):
         time.sleep(0.05)
     store = DeliveryStore(MemoryState())
+    bound = dict(deferrable=True, max_rate_limit_wait=dt.timedelta(seconds=30))
     moments = []
     for _ in range(2):
-        moments.append(
-            run_until_deferred(a_try(store, deferrable=True, max_rate_limit_wait=dt.timedelta(seconds=60)))
-        )
+        moments.append(run_until_deferred(a_try(store, **bound)))
         sleep_until(moments[-1])
 
     with pytest.raises(AirflowFailException, match="decided by the daily window") as failed:
-        a_try(store, deferrable=True, max_rate_limit_wait=dt.timedelta(seconds=60)).run()
+        a_try(store, **bound).run()
 
     lines = wait_lines(caplog)
     assert [m["decided_by"] for m in lines] == ["the five-minute window", "the hourly window"]
     five, hour = (m.timestamp() for m in moments)
-    assert five % 1 <= 0.05 + 1e-3  # the next "five minutes" (1 s) plus at most 5% of it
-    assert hour % 12 <= 0.6 + 1e-3 and hour - five < 12  # the next "hour" (12 s), not a day
-    assert "past max_rate_limit_wait=1m00s" in str(failed.value)
+    assert five % 2 <= 0.1 + 1e-3  # the next "five minutes" (2 s) plus at most 5% of them
+    assert hour % 24 <= 1.2 + 1e-3 and hour - five < 24  # the next "hour" (24 s), not a day
+    assert "past max_rate_limit_wait=30s" in str(failed.value)
     assert len(moengage_sandbox.requests) == 3 and moengage_sandbox.triggers == []
 
 
 @NO_HEADERS_ALWAYS_FULL
 def test_a_first_refusal_never_waits_for_the_top_of_the_hour(moengage_sandbox, caplog):
-    sleep_until_phase(12, 8.05, 10.5)  # late in the "hour": its top is under 4 s away
+    sleep_until_phase(24, 16.1, 21)  # late in the "hour": its top is under 8 s away
     until = run_until_deferred(a_try(DeliveryStore(MemoryState()), deferrable=True))
     assert wait_lines(caplog)[0]["decided_by"] == "the five-minute window"
-    assert until.timestamp() % 12 >= 8.9  # the next five-minute boundary, before the top of the hour
+    assert 17.9 <= until.timestamp() % 24 < 23  # the next five-minute boundary, not the top of the hour
 
 
 @NO_HEADERS_ALWAYS_FULL
 def test_early_in_the_hour_a_repeated_refusal_waits_for_five_minutes_again(moengage_sandbox, caplog):
-    sleep_until_phase(12, 0.05, 1.5)  # the hour cannot be full yet: others took the five minutes
+    sleep_until_phase(24, 0.1, 3)  # the hour cannot be full yet: others took the five minutes
     store = DeliveryStore(MemoryState())
     sleep_until(run_until_deferred(a_try(store, deferrable=True)))
     run_until_deferred(a_try(store, deferrable=True))

@@ -94,4 +94,4 @@ if [ "$(id -u)" -eq 0 ] || command -v sudo >/dev/null 2>&1; then
     bash scripts/install-browser.sh
 fi
 echo "test-airflow-version: running pytest on Airflow $installed ($VENV)" >&2
-exec "$VENV/bin/python" -m pytest -p no:cacheprovider -n "${TEST_WORKERS:-3}" --dist loadgroup "$@"
+exec "$VENV/bin/python" -m pytest -p no:cacheprovider -n "${TEST_WORKERS:-3}" --dist loadgroup --no-loadscope-reorder "$@"

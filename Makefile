@@ -27,7 +27,7 @@ demo: install
 # workers than cores. Each worker has its own Airflow home; tests that share a deployment, a server
 # or a document's run stay on one worker (xdist_group marks). TEST_WORKERS=0 runs in one process.
 TEST_WORKERS ?= 3
-PYTEST_PARALLEL = -n $(TEST_WORKERS) --dist loadgroup
+PYTEST_PARALLEL = -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
 ## The whole test suite (installs Debian's chromium for the connection-form browser test and
 ## redis-server for the CeleryExecutor deployment tests, when root).

@@ -48,8 +48,11 @@ esac
 # Newer than the Airflow release: common-compat as locked in uv.lock. The rest resolves at the date.
 PROVIDER_PINS=("apache-airflow-providers-common-compat==1.23.0")
 PROVIDERS_DATE=2026-10-25T00:00:00Z
-# Installed with Airflow (2.11 does not preinstall the standard provider; 3.x does).
-PROVIDERS_OF_THE_DAY=(apache-airflow-providers-standard apache-airflow-providers-http)
+# Installed with Airflow (2.11 does not preinstall the standard provider; 3.x does). The HTTP provider
+# as pyproject.toml requires it: the newest of the day may be a release the provider excludes (3.2's
+# day resolves 6.0.2, which imports pydantic without declaring it).
+http_requirement="$(grep -o '"apache-airflow-providers-http[^"]*"' pyproject.toml | head -1 | tr -d '"')"
+PROVIDERS_OF_THE_DAY=(apache-airflow-providers-standard "$http_requirement")
 
 if [ "$LINE" = "3.3" ]; then
     # The newest line is the one uv.lock pins: the main venv, exactly as `make test` builds it.
@@ -94,4 +97,4 @@ if [ "$(id -u)" -eq 0 ] || command -v sudo >/dev/null 2>&1; then
     bash scripts/install-browser.sh
 fi
 echo "test-airflow-version: running pytest on Airflow $installed ($VENV)" >&2
-exec "$VENV/bin/python" -m pytest -p no:cacheprovider -n "${TEST_WORKERS:-3}" --dist loadgroup "$@"
+exec "$VENV/bin/python" -m pytest -p no:cacheprovider -n "${TEST_WORKERS:-3}" --dist loadgroup --no-loadscope-reorder "$@"

@@ -168,6 +168,30 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(pytest.mark.skip(reason=f"Airflow {AIRFLOW_VERSION}: {reason}"))
     if getattr(config.option, "loadgroup", False):  # an xdist worker of `--dist loadgroup`
         _name_xdist_groups_in_test_ids(items)
+        _longest_first(items)
+
+
+#: Runs of minutes (parts of test ids, an xdist group after "@"), in the order they start under
+#: xdist (with --no-loadscope-reorder, the scheduler hands out work in collection order): a run of
+#: minutes that starts near the end would keep its worker busy long after the others are done.
+LONGEST_FIRST = (
+    "@deployments",
+    "tests/test_bench_script.py",
+    "@docs-README.md",
+    "@ui-test_connection_test",
+    "test_the_fixture_isolates_airflow_state_by_default",
+    "tests/operators/test_reruns.py",
+    "tests/operators/test_mapped_load.py",
+    "tests/test_secrets.py",
+    "tests/dags/test_demo.py",
+)
+
+
+def _longest_first(items) -> None:
+    def rank(item) -> int:
+        return next((n for n, part in enumerate(LONGEST_FIRST) if part in item.nodeid), len(LONGEST_FIRST))
+
+    items.sort(key=rank)
 
 
 def _name_xdist_groups_in_test_ids(items) -> None:
@@ -285,6 +309,20 @@ def sample_dags_folder(airflow_db: Path) -> Path:
         skipped = [] if AIRFLOW_3_PLUS else [f"{name}.py" for name in AIRFLOW_3_ONLY_SAMPLES]
         shutil.copytree(REPO / "dags", target, ignore=shutil.ignore_patterns("__pycache__", *skipped))
     return target
+
+
+@pytest.fixture(autouse=True)
+def dags_folder_as_found() -> Iterator[None]:
+    """
+    The DAG files a test writes into the dags folder are removed after it. ``airflow dags test`` and
+    ``airflow tasks test`` parse every file in the folder and write each DAG to the DB: with the files
+    of every earlier test left there, each such command of the session took longer than the last.
+    """
+    before = set(DAGS_FOLDER.iterdir())
+    yield
+    for path in set(DAGS_FOLDER.iterdir()) - before:
+        if path.is_file():
+            path.unlink()
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -6,6 +6,7 @@ that are not MoEngage's (HTML, empty, truncated), and proxies.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from dataclasses import dataclass, field
@@ -59,36 +60,40 @@ class RawHttpServer:
 
     def _handle(self, conn: socket.socket) -> None:
         conn.settimeout(10)
+        # A client that keeps its connection open and sends nothing more for 10 s is done with it.
+        with conn, contextlib.suppress(TimeoutError):
+            self._answer_each_request(conn)
+
+    def _answer_each_request(self, conn: socket.socket) -> None:
         buffer = b""
-        with conn:
-            while True:
-                while b"\r\n\r\n" not in buffer:
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        return
-                    buffer += chunk
-                head, _, rest = buffer.partition(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n")[1:]:
-                    name, _, value = line.partition(b":")
-                    if name.strip().lower() == b"content-length":
-                        length = int(value.strip())
-                while len(rest) < length:
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        return
-                    rest += chunk
-                self.requests.append(head + b"\r\n\r\n" + rest[:length])
-                buffer = rest[length:]
-                answer = self.answers.pop(0) if self.answers else self.default
-                if answer.drop:
+        while True:
+            while b"\r\n\r\n" not in buffer:
+                chunk = conn.recv(65536)
+                if not chunk:
                     return
-                headers = {
-                    "Content-Type": answer.content_type,
-                    "Content-Length": str(len(answer.body) + answer.truncate_by),
-                    **answer.headers,
-                }
-                lines = [f"HTTP/1.1 {answer.status} X"] + [f"{k}: {v}" for k, v in headers.items()]
-                conn.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + answer.body)
-                if answer.truncate_by:
+                buffer += chunk
+            head, _, rest = buffer.partition(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value.strip())
+            while len(rest) < length:
+                chunk = conn.recv(65536)
+                if not chunk:
                     return
+                rest += chunk
+            self.requests.append(head + b"\r\n\r\n" + rest[:length])
+            buffer = rest[length:]
+            answer = self.answers.pop(0) if self.answers else self.default
+            if answer.drop:
+                return
+            headers = {
+                "Content-Type": answer.content_type,
+                "Content-Length": str(len(answer.body) + answer.truncate_by),
+                **answer.headers,
+            }
+            lines = [f"HTTP/1.1 {answer.status} X"] + [f"{k}: {v}" for k, v in headers.items()]
+            conn.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + answer.body)
+            if answer.truncate_by:
+                return

@@ -318,7 +318,7 @@ class MoEngageHook(BaseHook):
         Check credentials and data center with a read-only look-up through the connection's API;
         nothing is created or triggered. Used by ``airflow connections test`` and the UI's Test button.
         """
-        from moengage_provider.hooks.connection_test import check_connection
+        from moengage_provider.hooks.connection_check import check_connection
 
         return check_connection(self)
 

@@ -30,6 +30,21 @@ def demo():
     return module
 
 
+def test_docs_describe_what_the_demo_runs(demo):
+    """docs/samples.md's "The demo" names every sample the demo runs, and its V5 trigger."""
+    text = (REPO / "docs" / "samples.md").read_text(encoding="utf-8")
+    section = text[text.index("### The demo") :]
+    section = section[: section.index("\n## ")] if "\n## " in section else section
+    for dag_id, _ in demo.DAGS:
+        assert dag_id in section, dag_id
+    assert "API V5" in section and "triggered_status" in section
+
+
+def test_the_metrics_docs_say_what_to_install():
+    """Airflow sends StatsD metrics only with the statsd client: the page must say so."""
+    assert "apache-airflow[statsd]" in (REPO / "docs" / "observability.md").read_text(encoding="utf-8")
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

@@ -35,11 +35,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.deployment)
             # The first test of a module also starts a deployment and runs the shared scenarios.
             item.add_marker(pytest.mark.timeout(900))
-            # Under pytest-xdist, the tests that read one deployment run on one worker, which starts
-            # it once; the LocalExecutor and the CeleryExecutor deployments may run side by side.
-            for deployment in ("local_deployment", "celery_deployment"):
-                if deployment in item.fixturenames:
-                    item.add_marker(pytest.mark.xdist_group(deployment))
+            # Under pytest-xdist, the tests that read a deployment run on one worker, which starts it
+            # once; the two deployments one after the other (side by side, on two cores busy with the
+            # rest of the suite, SQLite's write lock was once held past its 90 s timeout).
+            if {"local_deployment", "celery_deployment"} & set(item.fixturenames):
+                item.add_marker(pytest.mark.xdist_group("deployments"))
             # What they prove (reruns, checks, keys) needs the task and asset state stores.
             if not AIRFLOW_3_3_PLUS:
                 item.add_marker(pytest.mark.skip(reason=f"needs Airflow 3.3+; this is {AIRFLOW_VERSION}"))

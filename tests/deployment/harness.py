@@ -77,6 +77,9 @@ def _group_alive(pgid: int) -> bool:
 
 def _on_terminate(signum: int, frame: Any) -> None:
     """pytest was told to stop (CI's time limit, a kill): take the deployment down, then stop as asked."""
+    # Nothing interrupts the stop: a pytest-xdist worker whose run is gone interrupts itself (SIGINT)
+    # a few seconds later, which would skip the SIGKILL of what did not stop on SIGTERM.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _stop_orphans()
     signal.signal(signum, signal.SIG_DFL)
     os.kill(os.getpid(), signum)
@@ -88,10 +91,15 @@ def _install_orphan_guard() -> None:
         return
     _ORPHAN_GUARD_INSTALLED = True
     atexit.register(_stop_orphans)
-    for signum in (signal.SIGTERM, signal.SIGHUP):
+    signals = [signal.SIGTERM, signal.SIGHUP]
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        # A pytest-xdist worker whose run is gone (the controller killed) interrupts itself, then
+        # exits without cleaning up 10 s later: no time for a graceful stop, so stop as when killed.
+        signals.append(signal.SIGINT)
+    for signum in signals:
         # Only the main thread may set handlers; keep a handler someone else installed.
         with contextlib.suppress(ValueError):
-            if signal.getsignal(signum) in (signal.SIG_DFL, None):
+            if signal.getsignal(signum) in (signal.SIG_DFL, signal.default_int_handler, None):
                 signal.signal(signum, _on_terminate)
 
 

@@ -19,7 +19,7 @@ import pytest
 from tests.deployment.harness import REPO
 
 CHILD = """
-import sys, time
+import os, sys, threading, time
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
 from tests.deployment.harness import Deployment, _install_orphan_guard
@@ -30,7 +30,12 @@ component = deployment._popen("stand-in", ["sleep", "600"])
 print(component.process.pid, flush=True)
 if sys.argv[3] == "exit":
     sys.exit(0)
-time.sleep(600)
+try:
+    time.sleep(600)
+except KeyboardInterrupt:
+    # As execnet does to an interrupted worker that is still busy 10 s later: exit at once, no atexit.
+    threading.Timer(10, os._exit, [1]).start()
+    time.sleep(30)  # a fixture's graceful stop, slower than that
 """
 
 
@@ -45,8 +50,18 @@ def group_gone(pgid: int, within: float) -> bool:
     return False
 
 
-@pytest.mark.parametrize("how", ["terminated", "exit"])
+#: how -> (the signal the test sends the child, or None, and the environment it adds)
+HOW = {
+    "terminated": (signal.SIGTERM, {}),
+    "exit": (None, {}),
+    # A pytest-xdist worker whose controller is gone: execnet interrupts it, then exits it hard.
+    "xdist-worker-interrupted": (signal.SIGINT, {"PYTEST_XDIST_WORKER": "gw0"}),
+}
+
+
+@pytest.mark.parametrize("how", list(HOW))
 def test_components_do_not_outlive_pytest(tmp_path: Path, how: str):
+    sent, env = HOW[how]
     stderr = tmp_path / "child-stderr.txt"
     with stderr.open("w") as err:
         child = subprocess.Popen(
@@ -54,6 +69,7 @@ def test_components_do_not_outlive_pytest(tmp_path: Path, how: str):
             stdout=subprocess.PIPE,
             stderr=err,
             text=True,
+            env={**os.environ, **env},
         )
     pgid = None
     try:
@@ -61,10 +77,10 @@ def test_components_do_not_outlive_pytest(tmp_path: Path, how: str):
         line = child.stdout.readline()
         assert line.strip().isdigit(), f"the child did not start its component:\n{stderr.read_text()}"
         pgid = int(line)
-        if how == "terminated":
-            child.send_signal(signal.SIGTERM)
+        if sent is not None:
+            child.send_signal(sent)
         code = child.wait(timeout=60)
-        assert code == (-signal.SIGTERM if how == "terminated" else 0)
+        assert code == (-sent if sent is not None else 0)
         assert group_gone(pgid, within=15), f"the component's process group {pgid} outlived its pytest"
     finally:
         if child.poll() is None:

@@ -143,20 +143,27 @@ def _stored(conn_id: str) -> tuple[str, str, dict[str, Any]] | None:
         return None if conn is None else (conn.conn_type, conn.login, conn.extra_dejson)
 
 
+@pytest.mark.parametrize(
+    ("data_center", "api_version"),
+    [("07", "api-v5"), ("DC-01", "v4")],
+    ids=["data-center-07", "api-version-v4"],
+)
 def test_fab_form_refuses_a_data_center_or_api_version_that_does_not_exist(
-    webserver: str, page: Page
+    webserver: str, page: Page, data_center: str, api_version: str
 ) -> None:
+    """Each field alone is refused: the form comes back with what was typed, and nothing is stored.
+    (Airflow 2.11's form does not render an extra field's error text, so the refusal is what we read.)"""
     from playwright.sync_api import expect
 
     conn_id = f"moengage_fab_{uuid.uuid4().hex[:8]}"
     page.goto(f"{webserver}/connection/add")
     page.evaluate("() => { $('#conn_type').val('moengage').trigger('change'); }")
     page.fill("#conn_id", conn_id)
-    page.fill("#extra__moengage__data_center", "07")
-    page.fill("#extra__moengage__api_version", "v4")
+    page.fill("#extra__moengage__data_center", data_center)
+    page.fill("#extra__moengage__api_version", api_version)
     with page.expect_navigation():
         page.locator("input[type=submit][value=Save], button[type=submit]").first.click()
-    expect(page).to_have_url(f"{webserver}/connection/add")  # the form again, with the field's error
-    expect(page.locator("#extra__moengage__data_center")).to_have_value("07")
-    expect(page.get_by_text("api_version 'v4' is not a MoEngage Business Events API")).to_be_visible()
+    expect(page).to_have_url(f"{webserver}/connection/add")  # the form again: the field was refused
+    expect(page.locator("#extra__moengage__data_center")).to_have_value(data_center)
+    expect(page.locator("#extra__moengage__api_version")).to_have_value(api_version)
     assert _stored(conn_id) is None

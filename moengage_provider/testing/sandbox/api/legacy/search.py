@@ -27,9 +27,9 @@ def handle(call: Call) -> dict[str, Any]:
     check_fields(payload, ("event_ids", "event_names"), (), "BusinessEventSearchRequest", request_id)
     criteria: dict[str, list[str]] = {}
     for field_name in ("event_ids", "event_names"):
-        value = payload.get(field_name)
-        if value is None:
+        if field_name not in payload:
             continue
+        value = payload[field_name]  # null is not a list either (the spec's type is array, not nullable)
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise bad_request(
                 MSG_BAD_REQUEST,

@@ -97,9 +97,14 @@ def _install_orphan_guard() -> None:
         # exits without cleaning up 10 s later: no time for a graceful stop, so stop as when killed.
         signals.append(signal.SIGINT)
     for signum in signals:
-        # Only the main thread may set handlers; keep a handler someone else installed.
+        # Only the main thread may set handlers; keep a handler someone else installed. An ignored
+        # SIGINT is taken over too: a worker of a pytest started as a shell's background job (CI with
+        # `&`) inherits it ignored, and execnet's interrupt would then never reach the stop.
+        replaceable = (signal.SIG_DFL, signal.default_int_handler, None)
+        if signum == signal.SIGINT:
+            replaceable += (signal.SIG_IGN,)
         with contextlib.suppress(ValueError):
-            if signal.getsignal(signum) in (signal.SIG_DFL, signal.default_int_handler, None):
+            if signal.getsignal(signum) in replaceable:
                 signal.signal(signum, _on_terminate)
 
 

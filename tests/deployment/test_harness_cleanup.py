@@ -56,7 +56,13 @@ HOW = {
     "exit": (None, {}),
     # A pytest-xdist worker whose controller is gone: execnet interrupts it, then exits it hard.
     "xdist-worker-interrupted": (signal.SIGINT, {"PYTEST_XDIST_WORKER": "gw0"}),
+    # The same worker under a pytest started as a shell's background job: it inherits SIGINT ignored.
+    "xdist-worker-of-a-background-job": (signal.SIGINT, {"PYTEST_XDIST_WORKER": "gw0"}),
 }
+
+
+def _as_a_background_job() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 @pytest.mark.parametrize("how", list(HOW))
@@ -70,6 +76,7 @@ def test_components_do_not_outlive_pytest(tmp_path: Path, how: str):
             stderr=err,
             text=True,
             env={**os.environ, **env},
+            preexec_fn=_as_a_background_job if how.endswith("background-job") else None,
         )
     pgid = None
     try:

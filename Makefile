@@ -29,12 +29,12 @@ demo: install
 TEST_WORKERS ?= 3
 PYTEST_PARALLEL = -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
-## The whole test suite (installs Debian's chromium for the connection-form browser test and
+## The whole test suite, its twenty slowest tests listed at the end (installs chromium for the browser test and
 ## redis-server for the CeleryExecutor deployment tests, when root).
 test: install
 	bash scripts/install-browser.sh
 	bash scripts/install-redis.sh
-	$(VENV_PY) -m pytest -p no:cacheprovider $(PYTEST_PARALLEL)
+	$(VENV_PY) -m pytest -p no:cacheprovider --durations=20 $(PYTEST_PARALLEL)
 
 ## The whole suite again on the oldest Airflow supported (2.11.2), in .venv-2.11.
 test-floor: install

@@ -7,7 +7,6 @@ from typing import Any
 from benchmarks.common import (
     RATE_LIMIT_TARGETS,
     TARGET_MAX_EXTRA_RSS_MIB,
-    TARGET_MAX_OPERATOR_MS,
 )
 from benchmarks.fmt import fmt
 from benchmarks.passes import passes_text
@@ -33,27 +32,6 @@ def causes(results: dict[str, Any]) -> list[str]:
         out.append(
             f"**2, per call**: passes per trigger are not one each{passes_text(over, lead=': ')} (validations "
             "/ encodings): something validates or encodes the payload again after `prepare_trigger`."
-        )
-    if over.get("operator_pass") is False:
-        per_string = over["airflow_render_ms"]["median"] / max(1, over["template_strings"])
-        saving = per_string * over["literal_strings"]
-        out.append(
-            f"**2, operator** ({fmt(over['operator_ms'], 3)} ms, target < {TARGET_MAX_OPERATOR_MS:g} ms): "
-            f"{fmt(over['render_ms']['median'], 3)} ms of it is rendering, and the same values on a plain "
-            f"`BaseOperator` render in {fmt(over['airflow_render_ms']['median'], 3)} ms (row e): Airflow's "
-            "`render_template_fields` compiles each string of the template fields with "
-            f"`jinja2.Environment.from_string`, about {fmt(per_string, 2)} ms per string, "
-            f"{over['template_strings']} strings in this benchmark's event. The operator's own code costs "
-            f"{fmt(over['operator_code_ms'], 3)} ms. So the miss scales with how many string values a DAG "
-            "author puts in `event_attributes` (an XComArg, as in all sample DAGs, skips Jinja). "
-            "**Suggested fix** (in `moengage_provider/operators/business_event.py`, not changed by this "
-            "benchmark): override `render_template` to return strings without Jinja markers unchanged (the "
-            "provider's `templating.is_literal()` already tells them apart; the operator has no `template_ext`, so no "
-            f"string is a template file name), which would save about {fmt(saving, 2)} ms here "
-            f"({over['literal_strings']} plain strings), to about {fmt(over['operator_ms'] - saving, 2)} ms; "
-            "templated strings keep Airflow's cost, so an event with more than about "
-            f"{int((TARGET_MAX_OPERATOR_MS - over['operator_code_ms']) / per_string) if per_string > 0 else 0} "
-            "templated strings stays over 2 ms on this machine whatever the operator does."
         )
     if rl.get("pass") is False:
         for r in (r for r in rl["runs"] if not r.get("pass")):

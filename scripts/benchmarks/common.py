@@ -34,7 +34,6 @@ RATE_LIMIT_TARGETS = {"headers": 1.10, "retry_after": 1.10, "none": 1.25}
 # millisecond per call is not worth code of our own around `requests`.
 TARGET_MAX_MODULES = 10
 TARGET_MAX_IMPORT_RATIO = 0.10
-TARGET_MAX_OPERATOR_MS = 2.0
 TARGET_MAX_EXTRA_RSS_MIB = 5.0
 
 OPERATOR_TARGET = ("moengage_provider.operators.business_event", "TriggerBusinessEventOperator")

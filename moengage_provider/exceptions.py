@@ -73,7 +73,7 @@ class MoEngageError(AirflowException):
         first = (str(self.args[0]) if self.args else "").rstrip()
         if first and not first.endswith((".", "!", "?")):
             first += "."
-        self.args = (f"{first} {text}".strip(), *self.args[1:])
+        self.args: tuple[Any, ...] = (f"{first} {text}".strip(), *self.args[1:])
 
 
 class MoEngageConfigurationError(MoEngageError, AirflowFailException):
@@ -116,7 +116,7 @@ class MoEngageApiError(MoEngageError):
     """
 
     #: An answer nobody classified: assume the worst (the hook always passes the table's outcome).
-    outcome = Outcome.UNKNOWN
+    outcome: Outcome = Outcome.UNKNOWN
 
     def __init__(
         self,

@@ -184,7 +184,7 @@ class LegacyApi(ApiVersion):
     create_path = "/v1.0/business_event"
     search_path = "/v1.0/business_event/search"
     payload = LEGACY_RULES
-    attribute_types = ("string", "int", "float", "array", "date")
+    attribute_types: ClassVar[tuple[str, ...]] = ("string", "int", "float", "array", "date")
     key_hint = "the key from the 'Campaign report/Business events/...' settings tile, not the Data API key"
 
     def lookup(
@@ -219,7 +219,7 @@ class V5Api(ApiVersion):
     list_path = "/v5/business-events"
     search_path = "/v5/business-events/search"
     payload = V5_RULES
-    attribute_types = ("string", "number", "boolean", "datetime")
+    attribute_types: ClassVar[tuple[str, ...]] = ("string", "number", "boolean", "datetime")
     sends_request_id = True
     one_filter_per_lookup = True
     key_hint = "a key from Settings > Account > API keys with access to business events"

@@ -65,11 +65,18 @@ class Attempt:
         log: Any,
         defer: Defer,
     ) -> None:
-        self.prepared, self.settings, self.task = prepared, settings, task
-        self.hook, self.store, self.history, self.log = hook, store, history, log
-        self.event_name = prepared.event_name
+        self.prepared: PreparedTrigger = prepared
+        self.settings: DeliverySettings = settings
+        self.task: TaskInstanceRef = task
+        self.hook: MoEngageHook = hook
+        self.store: DeliveryStore = store
+        self.history: DeliveryHistory = history
+        self.log: Any = log
+        self.event_name: str = prepared.event_name
         self._rate_limit = RateLimitWaiter(settings, task, log, defer, prepared.event_name)
-        self.fingerprint = ""  # of the payload, for this workspace and endpoint, once the connection is read
+        self.fingerprint: str = (
+            ""  # of the payload, for this workspace and endpoint, once the connection is read
+        )
         self.request_id: str | None = None  # API V5's X-MOE-Request-Id: the same on every try of a delivery
         #: How the try ended, once it has (None: it ended before reaching the connection).
         self.report: TryReport | None = None

@@ -197,7 +197,7 @@ class IdempotencyGate:
         from moengage_provider.exceptions import invalid_event_fails_the_task
 
         with invalid_event_fails_the_task():
-            self.key = validate_key(key)
+            self.key: str = validate_key(key)
         self.history = history
         self.event_name = event_name
         self.fingerprint = fingerprint

@@ -46,7 +46,7 @@ class VariableStateStore:
     """A task instance's keys, each in one Airflow Variable (JSON), for Airflow before 3.3."""
 
     def __init__(self, dag_id: str, task_id: str, run_id: str, map_index: int = -1) -> None:
-        self.identity = (dag_id, task_id, run_id, int(map_index))
+        self.identity: tuple[str, str, str, int] = (dag_id, task_id, run_id, int(map_index))
 
     @classmethod
     def for_task_instance(cls, ti: Any) -> VariableStateStore:

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
     from moengage_provider.observability.report import TryReport
 
-log = logging.getLogger(__name__)
+log: logging.Logger = logging.getLogger(__name__)
 
 RUN_FACET_KEY = "moengage_businessEvent"
 #: Airflow asset URIs ``moengage://<host>/<workspace_id>/business_events/<event_name>`` (quoted) stand

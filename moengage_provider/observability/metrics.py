@@ -31,7 +31,7 @@ from moengage_provider.observability.report import TryReport, request_outcome
 if TYPE_CHECKING:
     from moengage_provider.api.rate_limits import RateLimitHeaders
 
-log = logging.getLogger(__name__)
+log: logging.Logger = logging.getLogger(__name__)
 
 PREFIX = "moengage.business_event"
 

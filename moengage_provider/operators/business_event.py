@@ -11,7 +11,7 @@ hook, ``requests``, HTTP provider, exceptions or delivery code load at import.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, NoReturn, get_args
 
@@ -149,7 +149,7 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
     template_fields: Sequence[str] = ("event_name", "event_attributes", "triggered_by", "idempotency_key")
     template_fields_renderers: ClassVar[dict[str, str]] = {"event_attributes": "json"}
     ui_color = "#e9f1ff"
-    operator_extra_links = (MoEngageDashboardLink(),)
+    operator_extra_links: Collection[BaseOperatorLink] = (MoEngageDashboardLink(),)
     #: How this task's latest try ended, for the lineage facets (None: it ended before sending anything).
     _lineage_report: TryReport | None = None
 
@@ -186,15 +186,17 @@ class TriggerBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
         self.triggered_by = triggered_by
         self.moengage_conn_id = moengage_conn_id
         self.deduplicate = deduplicate
-        self.if_outcome_unknown = one_of(self, "if_outcome_unknown", if_outcome_unknown, _IF_OUTCOME_UNKNOWN)
-        self.if_check_inconclusive = one_of(
+        self.if_outcome_unknown: str = one_of(
+            self, "if_outcome_unknown", if_outcome_unknown, _IF_OUTCOME_UNKNOWN
+        )
+        self.if_check_inconclusive: str = one_of(
             self, "if_check_inconclusive", if_check_inconclusive, _IF_CHECK_INCONCLUSIVE
         )
         self.check_settle_delay = check_settle_delay
         self.idempotency_key = idempotency_key
         self.deferrable = deferrable
         self.max_rate_limit_wait = max_rate_limit_wait
-        self.rate_limit_window = positive_duration(self, "rate_limit_window", rate_limit_window)
+        self.rate_limit_window: dt.timedelta = positive_duration(self, "rate_limit_window", rate_limit_window)
         self.check_declared_attributes = check_declared_attributes
         self.lineage_include_values = lineage_include_values
         with refused_at_parse(self):
@@ -320,7 +322,7 @@ class CreateBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
 
     template_fields: Sequence[str] = ("event_name", "created_by")
     ui_color = "#e9f1ff"
-    operator_extra_links = (MoEngageDashboardLink(),)
+    operator_extra_links: Collection[BaseOperatorLink] = (MoEngageDashboardLink(),)
 
     def __init__(
         self,
@@ -338,7 +340,7 @@ class CreateBusinessEventOperator(PlainStringsStayPlain, BaseOperator):
         from moengage_provider.api.declared import validate_attribute_types
 
         with refused_at_parse(self):
-            self.attribute_types = validate_attribute_types(attribute_types)
+            self.attribute_types: dict[str, str] = validate_attribute_types(attribute_types)
             if is_literal(event_name):
                 validate_event_name(event_name)
 

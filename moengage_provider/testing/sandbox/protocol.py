@@ -112,7 +112,7 @@ class Reject(Exception):
         self.body = body
         self.code = code
         self.message = message
-        self.details = details or []
+        self.details: list[Any] = details or []
         self.headers = headers
         self.workspace_id = workspace_id
 

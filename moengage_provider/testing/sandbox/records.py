@@ -16,7 +16,7 @@ from typing import Any, NotRequired, TypedDict
 
 from moengage_provider.testing.sandbox.protocol import LOGGER_NAME, REDACTED
 
-logger = logging.getLogger(LOGGER_NAME)
+logger: logging.Logger = logging.getLogger(LOGGER_NAME)
 
 
 class TriggerRecord(TypedDict):
@@ -84,7 +84,7 @@ class Recorder:
 
     def __init__(self, secrets: Callable[[], Iterable[str]]) -> None:
         self._secrets = secrets
-        self.lock = threading.RLock()
+        self.lock: threading.RLock = threading.RLock()
         self.triggers: list[TriggerRecord] = []
         self.rejected: list[RejectedRecord] = []
         self.requests: list[RequestRecord] = []

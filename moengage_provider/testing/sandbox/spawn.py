@@ -93,13 +93,13 @@ class SpawnedSandbox:
         if unknown:
             raise TypeError(f"unknown sandbox options {sorted(unknown)}; known: {sorted(known)}")
         self.workspace_id = workspace_id
-        self.api_key = api_key or "sbx-" + secrets.token_urlsafe(24)
+        self.api_key: str = api_key or "sbx-" + secrets.token_urlsafe(24)
         self._tmp = Path(tempfile.mkdtemp(prefix="moengage-sandbox-"))
         if isinstance(config, Mapping):
             config_path = self._tmp / "config.json"
             config_path.write_text(json.dumps(dict(config)), encoding="utf-8")
             config = config_path
-        self.args = [python, "-m", "moengage_provider.testing.sandbox", "--port", "0"]
+        self.args: list[str] = [python, "-m", "moengage_provider.testing.sandbox", "--port", "0"]
         self.args += ["--workspace-id", workspace_id]
         if config is not None:
             self.args += ["--config", os.fspath(config)]
@@ -109,9 +109,9 @@ class SpawnedSandbox:
         self._cwd = cwd
         self._stderr = stderr
         self._on_output = on_output
-        self.start_timeout = float(start_timeout)
+        self.start_timeout: float = float(start_timeout)
         self.proc: subprocess.Popen[str] | None = None
-        self.url = ""
+        self.url: str = ""
         self.output: list[str] = []
         self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 

@@ -51,10 +51,10 @@ class SandboxState:
     def __init__(self, settings: Settings, primary: str, clock: Callable[[], float] | None = None) -> None:
         self.settings = settings
         self.primary = primary
-        self.lock = threading.RLock()
+        self.lock: threading.RLock = threading.RLock()
         self.workspaces: dict[str, Workspace] = {}
-        self.recorder = Recorder(self.secret_forms)
-        self.faults = FaultQueue()
+        self.recorder: Recorder = Recorder(self.secret_forms)
+        self.faults: FaultQueue = FaultQueue()
         self._clock: Callable[[], float] = clock or time.time
 
     def now(self) -> float:

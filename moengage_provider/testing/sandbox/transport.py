@@ -34,7 +34,7 @@ from moengage_provider.testing.sandbox.protocol import (
 )
 from moengage_provider.testing.sandbox.state import SandboxState
 
-logger = logging.getLogger(LOGGER_NAME)
+logger: logging.Logger = logging.getLogger(LOGGER_NAME)
 
 
 def request_path(target: str) -> str:
@@ -55,9 +55,9 @@ class Server(ThreadingHTTPServer):
     request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], state: SandboxState, family: socket.AddressFamily):
-        self.address_family = family
+        self.address_family: socket.AddressFamily = family
         self.state = state
-        self.stopping = threading.Event()
+        self.stopping: threading.Event = threading.Event()
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
         super().__init__(address, Handler)
@@ -66,8 +66,8 @@ class Server(ThreadingHTTPServer):
         # HTTPServer.server_bind does a reverse DNS lookup (socket.getfqdn); skip it, it can be slow.
         socketserver.TCPServer.server_bind(self)
         host, port = self.server_address[:2]
-        self.server_name = str(host)
-        self.server_port = int(port)
+        self.server_name: str = str(host)
+        self.server_port: int = int(port)
 
     @property
     def url(self) -> str:
@@ -177,13 +177,13 @@ class Handler(BaseHTTPRequestHandler):
     def handle_one_request(self) -> None:
         """The standard library's, minus its ``do_<METHOD>`` lookup: every method is dispatched."""
         try:
-            self.raw_requestline = self.rfile.readline(65537)
+            self.raw_requestline: bytes = self.rfile.readline(65537)
             if len(self.raw_requestline) > 65536:
                 self.requestline = self.request_version = self.command = ""
                 self.send_error(414)
                 return
             if not self.raw_requestline:
-                self.close_connection = True
+                self.close_connection: bool = True
                 return
             if not self.parse_request():
                 return

@@ -55,9 +55,9 @@ class V5Refusals:
         self.lookup = lookup
         sent = headers.get(REQUEST_ID_HEADER.lower())
         #: the client's X-MOE-Request-Id when it is not a UUID (refused before the body is read)
-        self.malformed_request_id = sent if sent is not None and not is_uuid(sent) else None
-        self.trace = sent.lower() if sent is not None and is_uuid(sent) else str(uuid.uuid4())
-        self.trace_from_client = self.malformed_request_id is None and sent is not None
+        self.malformed_request_id: str | None = sent if sent is not None and not is_uuid(sent) else None
+        self.trace: str = sent.lower() if sent is not None and is_uuid(sent) else str(uuid.uuid4())
+        self.trace_from_client: bool = self.malformed_request_id is None and sent is not None
 
     @property
     def response_id(self) -> str:

@@ -6,7 +6,7 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote, urlencode
 
 
@@ -49,6 +49,55 @@ class SandboxConnection:
         """``AIRFLOW_CONN_<CONN_ID>`` (the JSON form), and ``NO_PROXY`` / ``no_proxy`` with the sandbox's
         host added (see :func:`no_proxy_env`): to merge into a child's environment, or ours."""
         return {env_var_name(conn_id): self.json(), **no_proxy_env(self.host)}
+
+
+class _Addressed(Protocol):
+    @property
+    def host(self) -> str: ...
+    @property
+    def port(self) -> int: ...
+    @property
+    def workspace_id(self) -> str: ...
+    @property
+    def api_key(self) -> str: ...
+
+
+class AirflowConnectionOf:
+    """The Airflow connection of a sandbox, in-process or spawned: both give a test the same two methods."""
+
+    def airflow_connection(
+        self: _Addressed,
+        conn_type: str = "moengage",
+        *,
+        extra: Mapping[str, Any] | None = None,
+        api_version: str | None = None,
+    ) -> SandboxConnection:
+        """The Airflow connection for this sandbox; ``extra`` e.g. ``{"api_version": "v5"}``, or
+        ``api_version`` alone (the same extra)."""
+        return connection_to(self, conn_type, extra=extra, api_version=api_version)
+
+    def airflow_conn_json(
+        self: _Addressed,
+        conn_type: str = "moengage",
+        *,
+        extra: Mapping[str, Any] | None = None,
+        api_version: str | None = None,
+    ) -> str:
+        """The JSON form of an Airflow connection pointing at this sandbox (for AIRFLOW_CONN_...)."""
+        return connection_to(self, conn_type, extra=extra, api_version=api_version).json()
+
+
+def connection_to(
+    sandbox: _Addressed,
+    conn_type: str = "moengage",
+    *,
+    extra: Mapping[str, Any] | None = None,
+    api_version: str | None = None,
+) -> SandboxConnection:
+    extra = with_api_version(extra, api_version)
+    return SandboxConnection(
+        sandbox.host, sandbox.port, sandbox.workspace_id, sandbox.api_key, conn_type, extra=extra
+    )
 
 
 def env_var_name(conn_id: str) -> str:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
-from moengage_provider.testing.sandbox import connection
+from moengage_provider.testing.sandbox.connection import AirflowConnectionOf
 from moengage_provider.testing.sandbox.options import is_loopback
 from moengage_provider.testing.sandbox.protocol import DEFAULT_MAX_BODY_BYTES
 from moengage_provider.testing.sandbox.ratelimits import NAMED_OPTIONS
@@ -52,7 +52,7 @@ class _Setting:
                 settings.normalize()
 
 
-class MoEngageSandbox:
+class MoEngageSandbox(AirflowConnectionOf):
     """A local MoEngage Business Events API.
 
     ``with MoEngageSandbox("W", "K") as sb:`` starts it on a free port of 127.0.0.1; ``sb.url`` is the
@@ -227,35 +227,6 @@ class MoEngageSandbox:
     def api_key(self) -> str:
         """The API key of the primary workspace (for tests that build their own requests)."""
         return self._state.workspace().api_key
-
-    # -- the Airflow connection (one place builds it: connection.py) ----------------------------
-    def airflow_connection(
-        self,
-        conn_type: str = "moengage",
-        *,
-        extra: Mapping[str, Any] | None = None,
-        api_version: str | None = None,
-    ) -> connection.SandboxConnection:
-        """The Airflow connection for this sandbox; ``extra`` e.g. ``{"api_version": "v5"}``, or
-        ``api_version`` alone (the same extra)."""
-        return connection.SandboxConnection(
-            self.host,
-            self.port,
-            self.workspace_id,
-            self.api_key,
-            conn_type,
-            extra=connection.with_api_version(extra, api_version),
-        )
-
-    def airflow_conn_json(
-        self,
-        conn_type: str = "moengage",
-        *,
-        extra: Mapping[str, Any] | None = None,
-        api_version: str | None = None,
-    ) -> str:
-        """The JSON form of an Airflow connection pointing at this sandbox (for AIRFLOW_CONN_...)."""
-        return self.airflow_connection(conn_type, extra=extra, api_version=api_version).json()
 
     # -- configuration ----------------------------------------------------------------------------
     def add_workspace(

@@ -24,7 +24,7 @@ from types import TracebackType
 from typing import IO, Any
 
 from moengage_provider.testing.sandbox.banner import LISTENING
-from moengage_provider.testing.sandbox.connection import SandboxConnection, with_api_version
+from moengage_provider.testing.sandbox.connection import AirflowConnectionOf
 
 #: Seconds to wait for the child to say it listens; a loaded CI machine needs more than a laptop.
 DEFAULT_START_TIMEOUT = 60.0
@@ -66,7 +66,7 @@ class SandboxStartError(RuntimeError):
     """The sandbox process did not report that it listens (exited, or the wait timed out)."""
 
 
-class SpawnedSandbox:
+class SpawnedSandbox(AirflowConnectionOf):
     """A sandbox process. Options: ``config`` (a mapping of config-file keys or a file path), the CLI
     options as keywords (``strict``, ``five_minute_limit``, ``five_minute_seconds``,
     ``hourly_limit``, ``daily_limit``, ``hour_seconds``, ``day_seconds``, ``rate_limits``,
@@ -215,31 +215,6 @@ class SpawnedSandbox:
     @property
     def port(self) -> int:
         return int(self.url.rsplit(":", 1)[1])
-
-    def airflow_connection(
-        self,
-        conn_type: str = "moengage",
-        *,
-        extra: Mapping[str, Any] | None = None,
-        api_version: str | None = None,
-    ) -> SandboxConnection:
-        return SandboxConnection(
-            self.host,
-            self.port,
-            self.workspace_id,
-            self.api_key,
-            conn_type,
-            extra=with_api_version(extra, api_version),
-        )
-
-    def airflow_conn_json(
-        self,
-        conn_type: str = "moengage",
-        *,
-        extra: Mapping[str, Any] | None = None,
-        api_version: str | None = None,
-    ) -> str:
-        return self.airflow_connection(conn_type, extra=extra, api_version=api_version).json()
 
     # -- the control API --------------------------------------------------------------------------
     def control(self, path: str, *, method: str = "GET", body: Any = None, timeout: float = 30.0) -> Any:

@@ -86,6 +86,20 @@ class DeclaredEvent:
 
 
 @dataclass(frozen=True)
+class EventFields:
+    """Where one event of a look-up answer keeps each thing: the two APIs name them differently."""
+
+    name: str
+    event_id: str
+    #: The list of attributes, and each entry's name and type.
+    attributes: str
+    attribute_name: str
+    attribute_type: str
+    trigger_count: str
+    last_triggered_at: str
+
+
+@dataclass(frozen=True)
 class Lookup:
     """One look-up request: method, path, and its query or JSON body."""
 
@@ -117,6 +131,8 @@ class ApiVersion:
     one_filter_per_lookup: ClassVar[bool] = False
     #: Which key a 401 asks for.
     key_hint: ClassVar[str]
+    #: Where a look-up answer keeps each field of an event.
+    event_fields: ClassVar[EventFields]
 
     def __repr__(self) -> str:
         return f"<MoEngage Business Events API {self.name}>"
@@ -173,7 +189,18 @@ class ApiVersion:
         return [e for e in data if isinstance(e, dict)] if isinstance(data, list) else [], None
 
     def declared_event(self, item: Mapping[str, Any]) -> DeclaredEvent:
-        raise NotImplementedError
+        fields = self.event_fields
+        attributes: dict[str, str] = {}
+        for entry in item.get(fields.attributes) or []:
+            if isinstance(entry, Mapping) and isinstance(entry.get(fields.attribute_name), str):
+                attributes[entry[fields.attribute_name]] = str(entry.get(fields.attribute_type))
+        return DeclaredEvent(
+            name=str(item.get(fields.name)),
+            event_id=_text(item.get(fields.event_id)),
+            attributes=attributes,
+            trigger_count=_count(item.get(fields.trigger_count)),
+            last_triggered_at=_text(item.get(fields.last_triggered_at)),
+        )
 
 
 class LegacyApi(ApiVersion):
@@ -186,6 +213,15 @@ class LegacyApi(ApiVersion):
     payload = LEGACY_RULES
     attribute_types: ClassVar[tuple[str, ...]] = ("string", "int", "float", "array", "date")
     key_hint = "the key from the 'Campaign report/Business events/...' settings tile, not the Data API key"
+    event_fields = EventFields(
+        name="event_name",
+        event_id="event_id",
+        attributes="event_attributes",
+        attribute_name="attribute_name",
+        attribute_type="attribute_data_type",
+        trigger_count="total_trigger",
+        last_triggered_at="last_received_time",
+    )
 
     def lookup(
         self, *, names: Sequence[str] = (), ids: Sequence[str] = (), cursor: str | None = None
@@ -196,19 +232,6 @@ class LegacyApi(ApiVersion):
         if ids:
             body["event_ids"] = list(ids)
         return Lookup("POST", self.search_path, body=body)
-
-    def declared_event(self, item: Mapping[str, Any]) -> DeclaredEvent:
-        attributes: dict[str, str] = {}
-        for entry in item.get("event_attributes") or []:
-            if isinstance(entry, Mapping) and isinstance(entry.get("attribute_name"), str):
-                attributes[entry["attribute_name"]] = str(entry.get("attribute_data_type"))
-        return DeclaredEvent(
-            name=str(item.get("event_name")),
-            event_id=_text(item.get("event_id")),
-            attributes=attributes,
-            trigger_count=_count(item.get("total_trigger")),
-            last_triggered_at=_text(item.get("last_received_time")),
-        )
 
 
 class V5Api(ApiVersion):
@@ -223,6 +246,15 @@ class V5Api(ApiVersion):
     sends_request_id = True
     one_filter_per_lookup = True
     key_hint = "a key from Settings > Account > API keys with access to business events"
+    event_fields = EventFields(
+        name="name",
+        event_id="id",
+        attributes="attributes",
+        attribute_name="name",
+        attribute_type="data_type",
+        trigger_count="trigger_count",
+        last_triggered_at="last_triggered_at",
+    )
     request_id_header = "X-MOE-Request-Id"
     #: Most events one page of a look-up holds (MoEngage's maximum).
     page_size = 20
@@ -301,19 +333,6 @@ class V5Api(ApiVersion):
         more = isinstance(pagination, Mapping) and pagination.get("has_more") is True
         cursor = pagination.get("next_cursor") if more and isinstance(pagination, Mapping) else None
         return events, cursor if isinstance(cursor, str) and cursor else None
-
-    def declared_event(self, item: Mapping[str, Any]) -> DeclaredEvent:
-        attributes: dict[str, str] = {}
-        for entry in item.get("attributes") or []:
-            if isinstance(entry, Mapping) and isinstance(entry.get("name"), str):
-                attributes[entry["name"]] = str(entry.get("data_type"))
-        return DeclaredEvent(
-            name=str(item.get("name")),
-            event_id=_text(item.get("id")),
-            attributes=attributes,
-            trigger_count=_count(item.get("trigger_count")),
-            last_triggered_at=_text(item.get("last_triggered_at")),
-        )
 
 
 LEGACY = LegacyApi()

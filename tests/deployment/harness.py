@@ -108,6 +108,10 @@ def _install_orphan_guard() -> None:
                 signal.signal(signum, _on_terminate)
 
 
+class SqliteDeadlock(RuntimeError):
+    """The api-server answered 500 "Database error": on SQLite, its write waited out the lock timeout."""
+
+
 class DeploymentError(AssertionError):
     """A component did not come up, or a wait ran out: the message says which and shows its log."""
 
@@ -460,7 +464,14 @@ class Deployment:
         if method == "GET":
             return self._api(method, path, body, timeout)
         with self._write_lock:
-            return self._api(method, path, body, timeout)
+            try:
+                return self._api(method, path, body, timeout)
+            except SqliteDeadlock:
+                # Two write transactions in the api-server (this request's audit-log row, written
+                # before the endpoint runs, and a running task's heartbeat) each waited for the other
+                # until SQLite's lock timeout. The endpoint never ran, so sending the request again is
+                # what a user clicking again would do. A server database (PostgreSQL) has no such wait.
+                return self._api(method, path, body, timeout)
 
     def _api(self, method: str, path: str, body: Any, timeout: float) -> Any:
         data = None if body is None else json.dumps(body).encode()
@@ -475,7 +486,8 @@ class Deployment:
                 raw = answer.read()
         except urllib.error.HTTPError as err:
             detail = err.read().decode(errors="replace")[:2000]
-            raise RuntimeError(f"{method} {path} -> HTTP {err.code}: {detail}") from None
+            error = SqliteDeadlock if err.code == 500 and '"Database error"' in detail else RuntimeError
+            raise error(f"{method} {path} -> HTTP {err.code}: {detail}") from None
         return json.loads(raw) if raw else None
 
     def add_connection(self, conn_id: str, conn: dict[str, Any]) -> None:

@@ -184,7 +184,9 @@ def test_outcomes_arrive_as_statsd_metrics_tagged_by_event_and_data_center(
 
     waits = [m for m in metrics if m["name"] == "rate_limit_wait"]
     assert len(waits) == 1 and waits[0]["type"] == "ms"
-    assert 1000 <= waits[0]["value"] <= 1100  # Retry-After 1 s plus at most 5% jitter
+    # Retry-After: 1 names a moment, one second after the answer arrived: the wait, from when the task
+    # decided it, is that second less the moments the task took to read the answer, plus at most 5%.
+    assert 800 <= waits[0]["value"] <= 1050
     durations = [
         (m["tags"]["event_name"], m["tags"]["outcome"]) for m in metrics if m["name"] == "request_duration"
     ]

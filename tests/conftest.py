@@ -325,6 +325,12 @@ def dags_folder_as_found() -> Iterator[None]:
             path.unlink()
 
 
+def pytest_sessionstart(session):
+    # Again when one process runs several sessions (mutmut runs pytest.main once per stage), each
+    # after the last one removed the home.
+    DAGS_FOLDER.mkdir(parents=True, exist_ok=True)
+
+
 def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(AIRFLOW_HOME, ignore_errors=True)
 

@@ -15,6 +15,7 @@ from moengage_provider.api.rate_limits import (
     PUBLISHED_WINDOWS,
     EarlierWait,
     decide_wait,
+    next_window_start,
     plan_wait,
     read_headers,
     retry_after_said,
@@ -185,3 +186,24 @@ def test_an_error_s_retry_after_that_is_no_wait_leaves_the_windows_to_decide(sec
     headers = retry_after_said(seconds, NOW)
     assert (headers.received_at, headers.retry_after, headers.retry_after_seconds) == (NOW, None, None)
     assert decide_wait(NOW, headers, rng=NoJitter()).decided_by == "the five-minute window"
+
+
+def test_a_first_refusal_says_it_waits_for_the_five_minute_window():
+    decision = decide_wait(NOW, None, rng=NoJitter())
+    assert decision.why == (
+        "no Retry-After or x-ratelimit-reset header; the first refusal in a row waits for the five-minute window"
+    )
+
+
+def test_the_smallest_moment_a_reset_can_name_is_read():
+    epoch = dt.datetime(1970, 1, 1, tzinfo=UTC)
+    assert read_headers({"x-ratelimit-reset": "1"}, NOW).reset == epoch + dt.timedelta(seconds=1)
+    assert read_headers({"x-ratelimit-reset": "0.5"}, NOW).reset == epoch + dt.timedelta(seconds=0.5)
+
+
+def test_the_shortest_rate_limit_window_is_one_microsecond_and_anything_shorter_is_refused():
+    # MoEngage's hour as 12 microseconds: its five minutes last one microsecond.
+    assert windows_for(dt.timedelta(microseconds=12))[0].seconds == 1e-6
+    assert next_window_start(NOW, dt.timedelta(microseconds=1)) == NOW + dt.timedelta(microseconds=1)
+    with pytest.raises(ValueError, match="rate_limit_window must be a positive duration"):
+        windows_for(dt.timedelta(microseconds=5))

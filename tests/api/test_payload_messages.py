@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from moengage_provider.api.payload import (
+    V5_RULES,
     InvalidBusinessEventError,
     normalize_event_attributes,
     prepare_trigger,
@@ -210,3 +211,23 @@ def test_accepted_attributes_are_plain_json_types(attributes, sent):
     assert normalized == sent
     assert [type(k) for k in normalized] == [str] * len(sent)
     assert [type(v) for v in normalized.values()] == [type(v) for v in sent.values()]
+
+
+def test_v5_without_triggered_by_is_refused_naming_the_field_and_the_fix():
+    with pytest.raises(InvalidBusinessEventError) as refused:
+        prepare_trigger("NewSeriesAlert", {"season": "Season 2"}, None, V5_RULES)
+    assert str(refused.value) == (
+        "triggered_by: is required by MoEngage's Business Events API V5 (the connection's api_version v5): "
+        "set it to the email of whoever fires the event, e.g. 'data-team@example.com'."
+    )
+    # The legacy API leaves it out of the body instead.
+    assert "triggered_by" not in prepare_trigger("NewSeriesAlert", {"season": "Season 2"}).body
+
+
+def test_attribute_values_keep_invisible_characters_that_names_refuse():
+    # Values are content (a title with a zero-width space, a note with a line break), sent as they are;
+    # only names and addresses, which MoEngage matches exactly, refuse invisible characters.
+    attributes = {"title": "Café\u200b Menu", "notes": "line 1\nline 2"}
+    assert prepare_trigger("MenuUpdated", attributes).body["event_attributes"] == attributes
+    with pytest.raises(InvalidBusinessEventError, match="use visible characters only"):
+        prepare_trigger("MenuUpdated", {"Café\u200b": "x"})
